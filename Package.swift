@@ -1,0 +1,39 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// C kernels are always compiled with optimisation, even in debug builds: the
+// scalar reference paths are what tests compare against and must not take minutes.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
+
+let package = Package(
+    name: "Flint",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "flint", targets: ["flint"]),
+        .library(name: "FlintEngine", targets: ["FlintEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CFlintKernels", cSettings: kernelFlags),
+        .target(name: "FlintTensor", dependencies: ["CFlintKernels"]),
+        .target(name: "FlintJinja"),
+        .target(name: "FlintTokenizers", dependencies: ["FlintJinja"]),
+        .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers"]),
+        .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
+        .target(name: "FlintEngine", dependencies: ["FlintModels", "FlintTokenizers", "FlintLoading"]),
+        .executableTarget(name: "flint", dependencies: [
+            "FlintEngine", "FlintLoading", "FlintModels", "FlintTokenizers",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor"]),
+        .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"]),
+        .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading"]),
+        .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading"]),
+        .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine"]),
+        .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

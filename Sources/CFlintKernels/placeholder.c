@@ -1,0 +1,1 @@
+#include "flint_kernels.h"

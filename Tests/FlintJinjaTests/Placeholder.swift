@@ -1,0 +1,2 @@
+import XCTest
+final class FlintJinjaTestsPlaceholder: XCTestCase { func testNothing() {} }

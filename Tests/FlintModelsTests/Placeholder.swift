@@ -1,0 +1,2 @@
+import XCTest
+final class FlintModelsTestsPlaceholder: XCTestCase { func testNothing() {} }
