@@ -14,13 +14,14 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         .target(name: "CFlintKernels", cSettings: kernelFlags),
         .target(name: "FlintTensor", dependencies: ["CFlintKernels"]),
         .target(name: "FlintJinja"),
         .target(name: "FlintTokenizers", dependencies: ["FlintJinja"]),
-        .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers"]),
+        .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
         .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
         .target(name: "FlintEngine", dependencies: ["FlintModels", "FlintTokenizers", "FlintLoading"]),
         .executableTarget(name: "flint", dependencies: [
@@ -28,12 +29,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Shared by the test targets: reference vectors and model lookup.
+        .target(name: "FlintTestSupport", dependencies: ["FlintLoading"], path: "Tests/Support"),
         .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor"]),
         .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"]),
-        .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading"]),
-        .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading"]),
-        .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine"]),
-        .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine"]),
+        .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
+        .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
+        .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport"]),
+        .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

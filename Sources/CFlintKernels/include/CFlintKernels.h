@@ -1,0 +1,3 @@
+// Umbrella header of the CFlintKernels module.
+#include "flint_kernels.h"
+#include "flint_attention.h"

@@ -1,0 +1,38 @@
+// Attention over a block-paged KV cache stored as F16.
+#ifndef FLINT_ATTENTION_H
+#define FLINT_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Converts `n` floats to IEEE half precision (round to nearest even) into `dst`.
+void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
+
+/// Causal attention of one sequence's query rows against its cached keys/values.
+///
+/// - q: query rows, row r at q + r*q_stride, holding n_head heads of `head_dim` floats.
+/// - q_pos: position of each query row; row r attends to key positions j with
+///   j <= q_pos[r] and, when window > 0, q_pos[r] - j < window.
+/// - k_cache/v_cache: the KV pool of one layer, slot s at s*n_kv_head*head_dim halves.
+/// - block_table: physical block of each logical block; key position j lives in slot
+///   block_table[j / block_size] * block_size + j % block_size.
+/// - Computes heads [head_begin, head_end) of rows [row_begin, row_end) into
+///   out + r*out_stride; `scratch` must hold (max q_pos + 1) floats.
+/// Scores are scaled by `scale`, then softmaxed in f32; V is accumulated in f32.
+void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
+                           int64_t row_begin, int64_t row_end,
+                           const uint16_t *k_cache, const uint16_t *v_cache,
+                           const int32_t *block_table, int32_t block_size,
+                           int32_t n_head, int32_t n_kv_head, int32_t head_dim,
+                           float scale, int32_t window,
+                           int32_t head_begin, int32_t head_end,
+                           float *out, int64_t out_stride, float *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

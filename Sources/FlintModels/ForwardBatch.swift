@@ -1,0 +1,67 @@
+/// One forward pass's input: the new tokens of several sequences, concatenated.
+/// A value with no reference to global state; the KV cache it points into is
+/// passed alongside it.
+public struct ForwardBatch: Sendable {
+    /// One sequence's share of the batch.
+    public struct Sequence: Sendable {
+        /// First row of this sequence's tokens in `tokens`.
+        public var start: Int
+        /// Number of new tokens (a prompt chunk, or 1 when decoding).
+        public var count: Int
+        /// Physical KV block of each logical block (enough for `position + count`).
+        public var blockTable: [Int32]
+        /// LoRA slot of this sequence (0 = base model). Reserved for multi-LoRA.
+        public var loraSlot: Int32
+
+        public init(start: Int, count: Int, blockTable: [Int32], loraSlot: Int32 = 0) {
+            self.start = start
+            self.count = count
+            self.blockTable = blockTable
+            self.loraSlot = loraSlot
+        }
+    }
+
+    public var tokens: [Int32]
+    /// Position of each token within its sequence.
+    public var positions: [Int32]
+    public var sequences: [Sequence]
+    /// KV slot (block * blockSize + offset) each token's keys/values are written to.
+    public var slots: [Int32]
+    /// Sequence index of each row.
+    public var rowSequence: [Int32]
+    /// Rows whose logits are wanted, in output order (usually each sequence's last row).
+    public var logitRows: [Int32]
+
+    public var tokenCount: Int { tokens.count }
+
+    public init() {
+        tokens = []; positions = []; sequences = []; slots = []; rowSequence = []; logitRows = []
+    }
+
+    /// Appends `tokens` of a sequence whose first new token sits at `startPosition`.
+    /// When `wantLogits` is true the last token's logits are returned (or all rows'
+    /// when `allLogits` is true, for prompt logprobs).
+    public mutating func append(tokens newTokens: [Int32], startPosition: Int, blockTable: [Int32], blockSize: Int,
+                                loraSlot: Int32 = 0, wantLogits: Bool = true, allLogits: Bool = false) {
+        let start = tokens.count
+        let seqIndex = Int32(sequences.count)
+        sequences.append(Sequence(start: start, count: newTokens.count, blockTable: blockTable, loraSlot: loraSlot))
+        for (i, t) in newTokens.enumerated() {
+            let pos = startPosition + i
+            tokens.append(t)
+            positions.append(Int32(pos))
+            slots.append(blockTable[pos / blockSize] * Int32(blockSize) + Int32(pos % blockSize))
+            rowSequence.append(seqIndex)
+            if allLogits || (wantLogits && i == newTokens.count - 1) { logitRows.append(Int32(start + i)) }
+        }
+    }
+
+    public mutating func removeAll() {
+        tokens.removeAll(keepingCapacity: true)
+        positions.removeAll(keepingCapacity: true)
+        sequences.removeAll(keepingCapacity: true)
+        slots.removeAll(keepingCapacity: true)
+        rowSequence.removeAll(keepingCapacity: true)
+        logitRows.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,103 @@
+import FlintLoading
+import FlintTensor
+
+/// Gemma 3: embeddings scaled by sqrt(d), RMS-normed queries and keys per head,
+/// extra norms after attention and after the MLP, a GELU-tanh gated MLP, and
+/// sliding-window local layers interleaved with global ones, each with its own
+/// RoPE base. (GGUF norm weights already include Gemma's +1.)
+public final class Gemma3: CausalLM, @unchecked Sendable {
+    public let config: ModelConfig
+    public let layerAttention: [AttentionKind]
+
+    struct Block {
+        let attnNorm, qNorm, kNorm, postAttnNorm: [Float]
+        let q, k, v, o: Linear
+        let ffnNorm, postFfnNorm: [Float]
+        let gate, up, down: Linear
+    }
+
+    let embedding: Embedding
+    let blocks: [Block]
+    let head: OutputHead
+    let rotaryLocal: Rotary
+    let rotaryGlobal: Rotary
+    let attention: [PagedAttention]
+
+    init(gguf: GGUFFile, config c: ModelConfig) throws {
+        config = c
+        let w = WeightLoader(gguf: gguf)
+        let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
+        let embd = try w.matrix("token_embd.weight", rows: c.vocabularySize, columns: d)
+        embedding = Embedding(table: embd)
+        blocks = try (0..<c.layerCount).map { i in
+            let p = "blk.\(i)."
+            return Block(
+                attnNorm: try w.vector(p + "attn_norm.weight", count: d),
+                qNorm: try w.vector(p + "attn_q_norm.weight", count: c.headDim),
+                kNorm: try w.vector(p + "attn_k_norm.weight", count: c.headDim),
+                postAttnNorm: try w.vector(p + "post_attention_norm.weight", count: d),
+                q: Linear(weight: try w.matrix(p + "attn_q.weight", rows: qDim, columns: d)),
+                k: Linear(weight: try w.matrix(p + "attn_k.weight", rows: kvDim, columns: d)),
+                v: Linear(weight: try w.matrix(p + "attn_v.weight", rows: kvDim, columns: d)),
+                o: Linear(weight: try w.matrix(p + "attn_output.weight", rows: d, columns: qDim)),
+                ffnNorm: try w.vector(p + "ffn_norm.weight", count: d),
+                postFfnNorm: try w.vector(p + "post_ffw_norm.weight", count: d),
+                gate: Linear(weight: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardSize, columns: d)),
+                up: Linear(weight: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardSize, columns: d)),
+                down: Linear(weight: try w.matrix(p + "ffn_down.weight", rows: d, columns: c.feedForwardSize)))
+        }
+        head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
+        rotaryLocal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBaseLocal, neox: true)
+        rotaryGlobal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBase, neox: true, positionScale: c.ropeScale)
+        layerAttention = (0..<c.layerCount).map { c.isSlidingWindowLayer($0) ? .slidingWindow(c.slidingWindow) : .full }
+        attention = layerAttention.map {
+            PagedAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                           scale: 1 / Float(c.headDim).squareRoot(), kind: $0)
+        }
+    }
+
+    public func forward(_ batch: ForwardBatch, cache: KVCache, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
+        let c = config, n = batch.tokenCount, eps = c.rmsNormEpsilon, hd = c.headDim
+        let d = c.hiddenSize, qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, f = c.feedForwardSize
+        let x = ctx.buffer(0).floats(n * d)
+        let h = ctx.buffer(1).floats(n * d)
+        let q = ctx.buffer(2).floats(n * qDim)
+        let k = ctx.buffer(3).floats(n * kvDim)
+        let v = ctx.buffer(4).floats(n * kvDim)
+        let att = ctx.buffer(5).floats(n * qDim)
+        let gate = ctx.buffer(6).floats(n * f)
+        let up = ctx.buffer(7).floats(n * f)
+
+        embedding(batch.tokens, out: x, scale: Float(d).squareRoot())
+        for (li, b) in blocks.enumerated() {
+            let rotary = layerAttention[li] == .full ? rotaryGlobal : rotaryLocal
+            norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h)
+            b.q(h, rows: n, out: q, context: ctx)
+            b.k(h, rows: n, out: k, context: ctx)
+            b.v(h, rows: n, out: v, context: ctx)
+            norm(q, b.qNorm, rows: n * c.headCount, dim: hd, eps: eps, out: q)
+            norm(k, b.kNorm, rows: n * c.kvHeadCount, dim: hd, eps: eps, out: k)
+            for r in 0..<n {
+                rotary.apply(q + r * qDim, heads: c.headCount, headDim: hd, position: batch.positions[r])
+                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: hd, position: batch.positions[r])
+            }
+            attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
+            b.o(att, rows: n, out: h, context: ctx)
+            norm(h, b.postAttnNorm, rows: n, dim: d, eps: eps, out: h)
+            Ops.add(x, h, count: n * d)
+
+            norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h)
+            b.gate(h, rows: n, out: gate, context: ctx)
+            b.up(h, rows: n, out: up, context: ctx)
+            Ops.geglu(gate: gate, up: up, out: gate, count: n * f)
+            b.down(gate, rows: n, out: h, context: ctx)
+            norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h)
+            Ops.add(x, h, count: n * d)
+        }
+        return head(x, batch: batch, context: ctx)
+    }
+
+    private func norm(_ x: UnsafeMutablePointer<Float>, _ w: [Float], rows: Int, dim: Int, eps: Float, out: UnsafeMutablePointer<Float>) {
+        w.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: rows, dim: dim, stride: dim, eps: eps, out: out, outStride: dim) }
+    }
+}

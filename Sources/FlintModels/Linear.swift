@@ -1,0 +1,27 @@
+import FlintLoading
+import FlintTensor
+
+/// y = W·x (+ b). The weight stays in its stored format; only activations are
+/// quantized, once per row, for the dot products.
+public struct Linear: Sendable {
+    public let weight: WeightMatrix
+    public let bias: [Float]?
+
+    public var inputSize: Int { weight.columns }
+    public var outputSize: Int { weight.rows }
+
+    public init(weight: WeightMatrix, bias: [Float]? = nil) {
+        self.weight = weight
+        self.bias = bias
+    }
+
+    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, context: ForwardContext) {
+        Ops.matmul(weight, x, rows: rows, xStride: weight.columns, out: out, outStride: weight.rows,
+                   scratch: context.quantized, pool: context.pool)
+        if let bias {
+            bias.withUnsafeBufferPointer { b in
+                for r in 0..<rows { Ops.add(out + r * weight.rows, b.baseAddress!, count: weight.rows) }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import FlintLoading
+import FlintTensor
+
+/// The Llama family: Llama/Mistral/SmolLM (adjacent-pair RoPE) and Qwen2 (QKV bias,
+/// NeoX RoPE). Pre-norm blocks of grouped-query attention and a SwiGLU MLP.
+public final class Llama: CausalLM, @unchecked Sendable {
+    public let config: ModelConfig
+    public let layerAttention: [AttentionKind]
+
+    struct Block {
+        let attnNorm: [Float]
+        let q, k, v, o: Linear
+        let ffnNorm: [Float]
+        let gate, up, down: Linear
+    }
+
+    let embedding: Embedding
+    let blocks: [Block]
+    let head: OutputHead
+    let rotary: Rotary
+    let attention: [PagedAttention]
+
+    init(gguf: GGUFFile, config c: ModelConfig) throws {
+        config = c
+        let w = WeightLoader(gguf: gguf)
+        let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
+        let embd = try w.matrix("token_embd.weight", rows: c.vocabularySize, columns: d)
+        embedding = Embedding(table: embd)
+        blocks = try (0..<c.layerCount).map { i in
+            let p = "blk.\(i)."
+            return Block(
+                attnNorm: try w.vector(p + "attn_norm.weight", count: d),
+                q: Linear(weight: try w.matrix(p + "attn_q.weight", rows: qDim, columns: d),
+                          bias: try w.optionalVector(p + "attn_q.bias", count: qDim)),
+                k: Linear(weight: try w.matrix(p + "attn_k.weight", rows: kvDim, columns: d),
+                          bias: try w.optionalVector(p + "attn_k.bias", count: kvDim)),
+                v: Linear(weight: try w.matrix(p + "attn_v.weight", rows: kvDim, columns: d),
+                          bias: try w.optionalVector(p + "attn_v.bias", count: kvDim)),
+                o: Linear(weight: try w.matrix(p + "attn_output.weight", rows: d, columns: qDim)),
+                ffnNorm: try w.vector(p + "ffn_norm.weight", count: d),
+                gate: Linear(weight: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardSize, columns: d)),
+                up: Linear(weight: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardSize, columns: d)),
+                down: Linear(weight: try w.matrix(p + "ffn_down.weight", rows: d, columns: c.feedForwardSize)))
+        }
+        head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
+        // GGUF stores Llama's Q/K permuted for adjacent-pair rotation; Qwen2 keeps NeoX halves.
+        let neox = c.architecture == "qwen2"
+        rotary = Rotary(dimensions: c.ropeDimensions, base: c.ropeBase, neox: neox, positionScale: c.ropeScale)
+        layerAttention = (0..<c.layerCount).map { c.isSlidingWindowLayer($0) ? .slidingWindow(c.slidingWindow) : .full }
+        attention = layerAttention.map {
+            PagedAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                           scale: 1 / Float(c.headDim).squareRoot(), kind: $0)
+        }
+    }
+
+    public func forward(_ batch: ForwardBatch, cache: KVCache, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
+        let c = config, n = batch.tokenCount
+        let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim, f = c.feedForwardSize
+        let x = ctx.buffer(0).floats(n * d)
+        let h = ctx.buffer(1).floats(n * d)
+        let q = ctx.buffer(2).floats(n * qDim)
+        let k = ctx.buffer(3).floats(n * kvDim)
+        let v = ctx.buffer(4).floats(n * kvDim)
+        let att = ctx.buffer(5).floats(n * qDim)
+        let gate = ctx.buffer(6).floats(n * f)
+        let up = ctx.buffer(7).floats(n * f)
+
+        embedding(batch.tokens, out: x)
+        for (li, b) in blocks.enumerated() {
+            b.attnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
+            b.q(h, rows: n, out: q, context: ctx)
+            b.k(h, rows: n, out: k, context: ctx)
+            b.v(h, rows: n, out: v, context: ctx)
+            for r in 0..<n {
+                rotary.apply(q + r * qDim, heads: c.headCount, headDim: c.headDim, position: batch.positions[r])
+                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: c.headDim, position: batch.positions[r])
+            }
+            attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
+            b.o(att, rows: n, out: h, context: ctx)
+            Ops.add(x, h, count: n * d)
+
+            b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
+            b.gate(h, rows: n, out: gate, context: ctx)
+            b.up(h, rows: n, out: up, context: ctx)
+            Ops.swiglu(gate: gate, up: up, out: gate, count: n * f)
+            b.down(gate, rows: n, out: h, context: ctx)
+            Ops.add(x, h, count: n * d)
+        }
+        return head(x, batch: batch, context: ctx)
+    }
+}

@@ -1,0 +1,31 @@
+import FlintLoading
+import FlintTensor
+
+/// Final norm and vocabulary projection, applied only to the rows whose logits are
+/// wanted. Uses `output.weight` when present, else the tied token embedding.
+struct OutputHead {
+    let norm: [Float]
+    let projection: Linear
+    let epsilon: Float
+
+    init(loader w: WeightLoader, config c: ModelConfig, tiedEmbedding: WeightMatrix) throws {
+        norm = try w.vector("output_norm.weight", count: c.hiddenSize)
+        projection = Linear(weight: w.has("output.weight")
+                            ? try w.matrix("output.weight", rows: c.vocabularySize, columns: c.hiddenSize) : tiedEmbedding)
+        epsilon = c.rmsNormEpsilon
+    }
+
+    func callAsFunction(_ x: UnsafePointer<Float>, batch: ForwardBatch, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
+        let d = projection.inputSize, vocab = projection.outputSize, m = batch.logitRows.count
+        let rows = ctx.buffer(20).floats(max(1, m) * d)
+        norm.withUnsafeBufferPointer { w in
+            for (i, r) in batch.logitRows.enumerated() {
+                Ops.rmsNorm(x + Int(r) * d, weight: w.baseAddress!, rows: 1, dim: d, stride: d, eps: epsilon,
+                            out: rows + i * d, outStride: d)
+            }
+        }
+        let out = ctx.buffer(21).floats(max(1, m) * vocab)
+        if m > 0 { projection(rows, rows: m, out: out, context: ctx) }
+        return UnsafeBufferPointer(start: out, count: m * vocab)
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class FlintModelsTestsPlaceholder: XCTestCase { func testNothing() {} }
