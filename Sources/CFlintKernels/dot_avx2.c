@@ -4,6 +4,9 @@
 #define FL_SFX avx2
 #define FL_ISA_NAME "avx2"
 #define FL_VNNI 0
+#define FL_TM_F 2
+#define FL_TM_Q 2
+#define FL_TM_K 4
 #include "simd_impl.h"
 #pragma clang attribute pop
 #else

@@ -5,6 +5,9 @@
 #define FL_SFX avx512vnni
 #define FL_ISA_NAME "avx512vnni"
 #define FL_VNNI 1
+#define FL_TM_F 4
+#define FL_TM_Q 4
+#define FL_TM_K 4
 #include "simd_impl.h"
 #pragma clang attribute pop
 #else

@@ -91,8 +91,9 @@ typedef struct { __m256i q; float d, m; } w_u32;
 
 FL_INLINE void step_u32(fl_acc *a, const w_u32 *w, const block_q8_1 *x) {
     const __m256i p = dot_us8(w->q, _mm256_loadu_si256((const __m256i *)x->qs));
-    a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * h2f(x->d)), _mm256_cvtepi32_ps(p), a->v);
-    a->s = fmadd1(w->m, h2f(x->s), a->s);
+    // m * s rides in lane 0 so a pair needs a single vector register (no scalar accumulator).
+    const __m256 ms = _mm256_zextps128_ps256(_mm_set_ss(w->m * h2f(x->s)));
+    a->v = _mm256_add_ps(a->v, _mm256_fmadd_ps(_mm256_set1_ps(w->d * h2f(x->d)), _mm256_cvtepi32_ps(p), ms));
 }
 
 typedef w_u32 q4_1_w, q5_1_w;
@@ -222,8 +223,10 @@ FL_INLINE void bf16_step(fl_acc *a, const bf16_w *w, const blk_h8 *x) { a->v = _
 FL_INLINE float bf16_elem(const void *p, int64_t i) { return fl_bf2f(((const uint16_t *)p)[i]); }
 
 // ---------------- tiles ----------------
-// GEN(NAME, weight block, activation block, elements per block, has scalar tail)
-#define GEN(NAME, WB, XB, QK, TAIL)                                                                  \
+// GEN(NAME, weight block, activation block, elements per block, has scalar tail, tile width TM)
+// Tiles are 4 weight rows x TM activation rows (TM chosen per ISA to fit the register file);
+// the tile shape never changes the per-pair arithmetic.
+#define GEN(NAME, WB, XB, QK, TAIL, TM)                                                                  \
     FL_INLINE void NAME##_tile(const int nr, const int nm, int64_t n, const uint8_t *w, size_t ws,   \
                                const uint8_t *x, size_t xs, float *y, int64_t ldy) {                \
         fl_acc acc[4][4];                                                                            \
@@ -252,7 +255,7 @@ FL_INLINE float bf16_elem(const void *p, int64_t i) { return fl_bf2f(((const uin
     FL_INLINE void NAME##_rows(const int nr, int64_t k, const uint8_t *w, size_t ws, const uint8_t *x, \
                                size_t xs, int64_t m, float *y, int64_t ldy) {                        \
         int64_t i = 0;                                                                               \
-        for (; i + 4 <= m; i += 4) NAME##_tile(nr, 4, k, w, ws, x + i * xs, xs, y + i * ldy, ldy);   \
+        for (; i + (TM) <= m; i += (TM)) NAME##_tile(nr, (TM), k, w, ws, x + i * xs, xs, y + i * ldy, ldy); \
         switch (m - i) {                                                                             \
         case 1: NAME##_tile(nr, 1, k, w, ws, x + i * xs, xs, y + i * ldy, ldy); break;               \
         case 2: NAME##_tile(nr, 2, k, w, ws, x + i * xs, xs, y + i * ldy, ldy); break;               \
@@ -279,17 +282,17 @@ FL_INLINE float q_elem_none(const void *p, int64_t i) { (void)p; (void)i; return
 #define q5_K_elem q_elem_none
 #define q6_K_elem q_elem_none
 
-GEN(f32, blk_f32, blk_f32, 8, 1)
-GEN(f16, blk_h8, blk_h8, 8, 1)
-GEN(bf16, blk_h8, blk_h8, 8, 1)
-GEN(q4_0, block_q4_0, block_q8_0, QK4_0, 0)
-GEN(q4_1, block_q4_1, block_q8_1, QK4_1, 0)
-GEN(q5_0, block_q5_0, block_q8_0, QK5_0, 0)
-GEN(q5_1, block_q5_1, block_q8_1, QK5_1, 0)
-GEN(q8_0, block_q8_0, block_q8_0, QK8_0, 0)
-GEN(q4_K, block_q4_K, block_q8_K, QK_K, 0)
-GEN(q5_K, block_q5_K, block_q8_K, QK_K, 0)
-GEN(q6_K, block_q6_K, block_q8_K, QK_K, 0)
+GEN(f32, blk_f32, blk_f32, 8, 1, FL_TM_F)
+GEN(f16, blk_h8, blk_h8, 8, 1, FL_TM_F)
+GEN(bf16, blk_h8, blk_h8, 8, 1, FL_TM_F)
+GEN(q4_0, block_q4_0, block_q8_0, QK4_0, 0, FL_TM_Q)
+GEN(q4_1, block_q4_1, block_q8_1, QK4_1, 0, FL_TM_Q)
+GEN(q5_0, block_q5_0, block_q8_0, QK5_0, 0, FL_TM_Q)
+GEN(q5_1, block_q5_1, block_q8_1, QK5_1, 0, FL_TM_Q)
+GEN(q8_0, block_q8_0, block_q8_0, QK8_0, 0, FL_TM_Q)
+GEN(q4_K, block_q4_K, block_q8_K, QK_K, 0, FL_TM_K)
+GEN(q5_K, block_q5_K, block_q8_K, QK_K, 0, FL_TM_K)
+GEN(q6_K, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 
 void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     t->name = FL_ISA_NAME;
