@@ -122,4 +122,7 @@ void fl_fill_avx512vnni(fl_isa_table *t);
 // type info (types.c)
 int fl_type_index_ok(int type);
 
+// the kernel table of the selected ISA (dispatch.c)
+const fl_isa_table *fl_current_table(void);
+
 #endif

@@ -69,13 +69,4 @@ int flint_kernels_set_isa(const char *name) {
     return 1;
 }
 
-void flint_vec_dot(int type, int64_t n, float *out, const void *w_row, const void *x_row) {
-    if (type < 0 || type >= FL_NTYPES || !table()->k[type].vec_dot) { *out = 0.f; return; }
-    table()->k[type].vec_dot(n, out, w_row, x_row);
-}
-
-void flint_gemm(int type, int64_t k, const void *w, size_t w_stride, int64_t r0, int64_t r1,
-                const void *x, size_t x_stride, int64_t m, float *y, int64_t ldy) {
-    if (type < 0 || type >= FL_NTYPES || !table()->k[type].gemm || r1 <= r0 || m <= 0) return;
-    table()->k[type].gemm(k, w, w_stride, r0, r1, x, x_stride, m, y, ldy);
-}
+const fl_isa_table *fl_current_table(void) { return current; }
