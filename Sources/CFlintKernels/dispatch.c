@@ -37,9 +37,14 @@ __attribute__((constructor)) static void flint_kernels_init(void) {
     detect();
     fl_fill_scalar(&tables[ISA_SCALAR]);
     for (int i = 1; i < ISA_COUNT; i++) tables[i] = tables[ISA_SCALAR];  // fallbacks for types without SIMD
-    fl_fill_avx2(&tables[ISA_AVX2]);
-    tables[ISA_AVX512VNNI] = tables[ISA_AVX2];
-    fl_fill_avx512vnni(&tables[ISA_AVX512VNNI]);
+    tables[ISA_AVX2].name = "avx2";
+    tables[ISA_AVX512VNNI].name = "avx512vnni";
+    // The fill functions are compiled for their ISA: only call them where it can run.
+    if (available[ISA_AVX2]) fl_fill_avx2(&tables[ISA_AVX2]);
+    if (available[ISA_AVX512VNNI]) {
+        tables[ISA_AVX512VNNI] = tables[ISA_AVX2];
+        fl_fill_avx512vnni(&tables[ISA_AVX512VNNI]);
+    }
     best_isa = available[ISA_AVX512VNNI] ? ISA_AVX512VNNI : available[ISA_AVX2] ? ISA_AVX2 : ISA_SCALAR;
     current = &tables[best_isa];
 }
