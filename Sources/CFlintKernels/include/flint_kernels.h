@@ -68,6 +68,11 @@ void flint_gemm(int type, int64_t k,
 const char *flint_kernels_isa(void);
 /// Forces the scalar reference path (1) or the best detected path (0); for tests and benchmarks.
 void flint_kernels_force_scalar(int on);
+/// 1 when the named path ("scalar", "avx2", "avx512vnni") can run on this CPU.
+int flint_kernels_isa_available(const char *name);
+/// Selects the named path if available (returns 1), else leaves the selection unchanged (returns 0).
+/// Not thread-safe with respect to concurrently running kernels; for tests and benchmarks.
+int flint_kernels_set_isa(const char *name);
 
 #ifdef __cplusplus
 }

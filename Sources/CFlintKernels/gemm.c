@@ -1,0 +1,14 @@
+// Public vec_dot / gemm entry points: route to the selected ISA's kernels (dispatch.c).
+// The tiling itself lives in gemm_tiles.h (SIMD paths); the scalar gemm loops vec_dot.
+#include "blocks.h"
+
+void flint_vec_dot(int type, int64_t n, float *out, const void *w_row, const void *x_row) {
+    if (type < 0 || type >= FL_NTYPES || !fl_current_table()->k[type].vec_dot) { *out = 0.f; return; }
+    fl_current_table()->k[type].vec_dot(n, out, w_row, x_row);
+}
+
+void flint_gemm(int type, int64_t k, const void *w, size_t w_stride, int64_t r0, int64_t r1,
+                const void *x, size_t x_stride, int64_t m, float *y, int64_t ldy) {
+    if (type < 0 || type >= FL_NTYPES || !fl_current_table()->k[type].gemm || r1 <= r0 || m <= 0) return;
+    fl_current_table()->k[type].gemm(k, w, w_stride, r0, r1, x, x_stride, m, y, ldy);
+}

@@ -1,0 +1,69 @@
+// Tiled gemm / vec_dot generator used by the per-ISA kernel files (simd_impl.h).
+//
+// For a type NAME the including file provides:
+//   NAME##_w                      unpacked ("prepped") weight block
+//   NAME##_prep(&w, wblock)       unpack one weight block (done once per weight block and tile)
+//   NAME##_step(&acc, &w, xblock) accumulate one block product into a pair's accumulator
+//   NAME##_elem(p, e)             element e of a row as float (float types' ragged tail)
+//   fl_acc, acc_zero(), acc_finish(), fmadd1()
+// and GEN emits NAME##_vec_dot and NAME##_gemm.
+//
+// Loop structure of NAME##_gemm: weight rows in groups of 4 (then single rows), activation rows
+// in groups of TM (then the remainder), blocks innermost-but-one: each prepped weight block is
+// reused for all TM activation rows of the tile while it is in registers / L1.
+//
+// Batch invariance: a (weight row, activation row) pair always starts from acc_zero(), sees
+// the same prep/step sequence over blocks 0..nb-1, then the same tail and acc_finish(), no
+// matter the tile it lands in, so its result is bit-identical for any m, r0, r1; vec_dot is
+// the 1x1 tile.
+#ifndef FLINT_GEMM_TILES_H
+#define FLINT_GEMM_TILES_H
+// GEN(NAME, weight block, activation block, elements per block, has scalar tail, tile width TM)
+// Tiles are 4 weight rows x TM activation rows (TM chosen per ISA to fit the register file);
+// the tile shape never changes the per-pair arithmetic.
+#define GEN(NAME, WB, XB, QK, TAIL, TM)                                                                  \
+    FL_INLINE void NAME##_tile(const int nr, const int nm, int64_t n, const uint8_t *w, size_t ws,   \
+                               const uint8_t *x, size_t xs, float *y, int64_t ldy) {                \
+        fl_acc acc[4][4];                                                                            \
+        const int64_t nb = n / (QK);                                                                 \
+        for (int r = 0; r < nr; r++)                                                                 \
+            for (int i = 0; i < nm; i++) acc[r][i] = acc_zero();                                     \
+        for (int64_t b = 0; b < nb; b++) {                                                           \
+            for (int r = 0; r < nr; r++) {                                                           \
+                NAME##_w pw;                                                                         \
+                NAME##_prep(&pw, (const WB *)(w + (size_t)r * ws) + b);                              \
+                for (int i = 0; i < nm; i++) NAME##_step(&acc[r][i], &pw, (const XB *)(x + (size_t)i * xs) + b); \
+            }                                                                                        \
+        }                                                                                            \
+        if (TAIL)                                                                                    \
+            for (int64_t e = nb * (QK); e < n; e++)                                                  \
+                for (int r = 0; r < nr; r++)                                                         \
+                    for (int i = 0; i < nm; i++)                                                     \
+                        acc[r][i].s = fmadd1(FL_TAIL_ELEM(NAME, w + (size_t)r * ws, e),              \
+                                             FL_TAIL_ELEM(NAME, x + (size_t)i * xs, e), acc[r][i].s); \
+        for (int r = 0; r < nr; r++)                                                                 \
+            for (int i = 0; i < nm; i++) y[i * ldy + r] = acc_finish(acc[r][i]);                     \
+    }                                                                                                \
+    static void NAME##_vec_dot(int64_t n, float *s, const void *w, const void *x) {                  \
+        NAME##_tile(1, 1, n, (const uint8_t *)w, 0, (const uint8_t *)x, 0, s, 0);                   \
+    }                                                                                                \
+    FL_INLINE void NAME##_rows(const int nr, int64_t k, const uint8_t *w, size_t ws, const uint8_t *x, \
+                               size_t xs, int64_t m, float *y, int64_t ldy) {                        \
+        int64_t i = 0;                                                                               \
+        for (; i + (TM) <= m; i += (TM)) NAME##_tile(nr, (TM), k, w, ws, x + i * xs, xs, y + i * ldy, ldy); \
+        switch (m - i) {                                                                             \
+        case 1: NAME##_tile(nr, 1, k, w, ws, x + i * xs, xs, y + i * ldy, ldy); break;               \
+        case 2: NAME##_tile(nr, 2, k, w, ws, x + i * xs, xs, y + i * ldy, ldy); break;               \
+        case 3: NAME##_tile(nr, 3, k, w, ws, x + i * xs, xs, y + i * ldy, ldy); break;               \
+        default: break;                                                                              \
+        }                                                                                            \
+    }                                                                                                \
+    static void NAME##_gemm(int64_t k, const void *w, size_t ws, int64_t r0, int64_t r1,             \
+                            const void *x, size_t xs, int64_t m, float *y, int64_t ldy) {            \
+        const uint8_t *W = (const uint8_t *)w, *X = (const uint8_t *)x;                              \
+        int64_t r = r0;                                                                              \
+        for (; r + 4 <= r1; r += 4) NAME##_rows(4, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
+        for (; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy);         \
+    }
+
+#endif

@@ -1,1 +1,0 @@
-#include "flint_kernels.h"

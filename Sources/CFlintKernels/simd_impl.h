@@ -1,0 +1,265 @@
+// SIMD kernels shared by the AVX2 and AVX-512 VNNI builds (256-bit vectors).
+// Included by dot_avx2.c / dot_avx512.c inside a `#pragma clang attribute` target region with
+//   FL_SFX  : name suffix of the fill function (fl_fill_<sfx>)
+//   FL_VNNI : 1 to use vpdpbusd for unsigned x signed byte dot products.
+//
+// Batch invariance: every (weight row, activation row) pair owns an accumulator `fl_acc` and
+// is updated by exactly the same sequence of operations (prep of the weight block, then
+// step) in whichever tile shape it is computed; vec_dot is the 1x1 tile.
+#include <immintrin.h>
+#include "blocks.h"
+
+#define FL_INLINE static inline __attribute__((always_inline))
+#define FL_CAT2(a, b) a##b
+#define FL_CAT(a, b) FL_CAT2(a, b)
+
+typedef struct { __m256 v; float s; } fl_acc;
+
+FL_INLINE fl_acc acc_zero(void) { fl_acc a = {_mm256_setzero_ps(), 0.f}; return a; }
+
+FL_INLINE float acc_finish(fl_acc a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s) + a.s;
+}
+
+FL_INLINE float h2f(fl_half h) { return _cvtsh_ss(h); }
+
+FL_INLINE float fmadd1(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+
+// unsigned bytes x signed bytes -> 8 x int32 (sums of 4 adjacent products).
+// Without VNNI the int16 intermediate never saturates for the operand ranges used here.
+FL_INLINE __m256i dot_us8(__m256i u, __m256i s) {
+#if FL_VNNI
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+// 32 nibbles: low nibbles -> bytes 0..15, high nibbles -> bytes 16..31.
+FL_INLINE __m256i unpack_nibbles16(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+// bit i of the 32-bit word -> byte i = 0x10 where set, else 0.
+FL_INLINE __m256i bits_to_0x10(const uint8_t qh[4]) {
+    uint32_t w; memcpy(&w, qh, 4);
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bitsel = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)w), shuf);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bitsel), bitsel);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+// ---------------- signed 32-element weights against Q8_0 (Q4_0, Q5_0, Q8_0) ----------------
+typedef struct { __m256i ax, q; float d; } w_s32;
+
+FL_INLINE void step_s32(fl_acc *a, const w_s32 *w, const block_q8_0 *x) {
+    const __m256i y = _mm256_loadu_si256((const __m256i *)x->qs);
+    const __m256i p = dot_us8(w->ax, _mm256_sign_epi8(y, w->q));
+    a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * h2f(x->d)), _mm256_cvtepi32_ps(p), a->v);
+}
+
+FL_INLINE void set_s32(w_s32 *w, __m256i q, fl_half d) {
+    w->q = q;
+    w->ax = _mm256_sign_epi8(q, q);
+    w->d = h2f(d);
+}
+
+typedef w_s32 q8_0_w, q4_0_w, q5_0_w;
+FL_INLINE void q8_0_prep(q8_0_w *w, const block_q8_0 *b) { set_s32(w, _mm256_loadu_si256((const __m256i *)b->qs), b->d); }
+FL_INLINE void q8_0_step(fl_acc *a, const q8_0_w *w, const block_q8_0 *x) { step_s32(a, w, x); }
+FL_INLINE void q4_0_prep(q4_0_w *w, const block_q4_0 *b) {
+    set_s32(w, _mm256_sub_epi8(unpack_nibbles16(b->qs), _mm256_set1_epi8(8)), b->d);
+}
+FL_INLINE void q4_0_step(fl_acc *a, const q4_0_w *w, const block_q8_0 *x) { step_s32(a, w, x); }
+FL_INLINE void q5_0_prep(q5_0_w *w, const block_q5_0 *b) {
+    const __m256i q = _mm256_or_si256(unpack_nibbles16(b->qs), bits_to_0x10(b->qh));
+    set_s32(w, _mm256_sub_epi8(q, _mm256_set1_epi8(16)), b->d);
+}
+FL_INLINE void q5_0_step(fl_acc *a, const q5_0_w *w, const block_q8_0 *x) { step_s32(a, w, x); }
+
+// ---------------- unsigned 32-element weights with min against Q8_1 (Q4_1, Q5_1) ----------------
+typedef struct { __m256i q; float d, m; } w_u32;
+
+FL_INLINE void step_u32(fl_acc *a, const w_u32 *w, const block_q8_1 *x) {
+    const __m256i p = dot_us8(w->q, _mm256_loadu_si256((const __m256i *)x->qs));
+    // m * s rides in lane 0 so a pair needs a single vector register (no scalar accumulator).
+    const __m256 ms = _mm256_zextps128_ps256(_mm_set_ss(w->m * h2f(x->s)));
+    a->v = _mm256_add_ps(a->v, _mm256_fmadd_ps(_mm256_set1_ps(w->d * h2f(x->d)), _mm256_cvtepi32_ps(p), ms));
+}
+
+typedef w_u32 q4_1_w, q5_1_w;
+FL_INLINE void q4_1_prep(q4_1_w *w, const block_q4_1 *b) {
+    w->q = unpack_nibbles16(b->qs);
+    w->d = h2f(b->d);
+    w->m = h2f(b->m);
+}
+FL_INLINE void q4_1_step(fl_acc *a, const q4_1_w *w, const block_q8_1 *x) { step_u32(a, w, x); }
+FL_INLINE void q5_1_prep(q5_1_w *w, const block_q5_1 *b) {
+    w->q = _mm256_or_si256(unpack_nibbles16(b->qs), bits_to_0x10(b->qh));
+    w->d = h2f(b->d);
+    w->m = h2f(b->m);
+}
+FL_INLINE void q5_1_step(fl_acc *a, const q5_1_w *w, const block_q8_1 *x) { step_u32(a, w, x); }
+
+// ---------------- K-quants against Q8_K ----------------
+// Q4_K / Q5_K: 8 sub-blocks of 32 unsigned values, 6-bit scales and mins.
+typedef struct { __m256i q[8]; __m256i mins; int16_t sc[8]; float d, dmin; } w_kaff;
+
+FL_INLINE void kaff_scales(w_kaff *w, const uint8_t *scales, fl_half d, fl_half dmin) {
+    int16_t mn[16];
+    for (int j = 0; j < 8; j++) {
+        uint8_t s, m;
+        fl_get_scale_min_k4(j, scales, &s, &m);
+        w->sc[j] = s;
+        mn[2 * j] = mn[2 * j + 1] = m;
+    }
+    w->mins = _mm256_loadu_si256((const __m256i *)mn);
+    w->d = h2f(d);
+    w->dmin = h2f(dmin);
+}
+
+FL_INLINE void step_kaff(fl_acc *a, const w_kaff *w, const block_q8_K *x) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) {
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+        const __m256i p = _mm256_maddubs_epi16(w->q[j], y);
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(w->sc[j])));
+    }
+    const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->mins);
+    a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * x->d), _mm256_cvtepi32_ps(sumi), a->v);
+    a->v = _mm256_fmadd_ps(_mm256_set1_ps(-(w->dmin * x->d)), _mm256_cvtepi32_ps(pm), a->v);
+}
+
+typedef w_kaff q4_K_w, q5_K_w;
+FL_INLINE void q4_K_prep(q4_K_w *w, const block_q4_K *b) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int j = 0; j < 4; j++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
+        w->q[2 * j] = _mm256_and_si256(q, m4);
+        w->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    }
+    kaff_scales(w, b->scales, b->d, b->dmin);
+}
+FL_INLINE void q4_K_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) { step_kaff(a, w, x); }
+
+FL_INLINE void q5_K_prep(q5_K_w *w, const block_q5_K *b) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    const __m256i hb = _mm256_loadu_si256((const __m256i *)b->qh);
+    for (int j = 0; j < 4; j++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
+        const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
+        const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
+        w->q[2 * j] = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
+        w->q[2 * j + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
+    }
+    kaff_scales(w, b->scales, b->d, b->dmin);
+}
+FL_INLINE void q5_K_step(fl_acc *a, const q5_K_w *w, const block_q8_K *x) { step_kaff(a, w, x); }
+
+// Q6_K: 16 sub-blocks of 16 values 0..63 (offset 32), int8 scales.
+typedef struct { __m256i q[8]; __m256i sc16[8]; __m256i scales; float d; } q6_K_w;
+
+FL_INLINE void q6_K_prep(q6_K_w *w, const block_q6_K *b) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+        const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4);
+        const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4);
+        const __m256i h2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4);
+        const __m256i h3 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4);
+        w->q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), h0);
+        w->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), h1);
+        w->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), h2);
+        w->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), h3);
+    }
+    for (int c = 0; c < 8; c++)
+        w->sc16[c] = _mm256_set_m128i(_mm_set1_epi16(b->scales[2 * c + 1]), _mm_set1_epi16(b->scales[2 * c]));
+    w->scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+    w->d = h2f(b->d);
+}
+
+FL_INLINE void q6_K_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c++) {
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(w->q[c], y), w->sc16[c]));
+    }
+    const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->scales);
+    sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(pm, 5));
+    a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * x->d), _mm256_cvtepi32_ps(sumi), a->v);
+}
+
+// ---------------- float types: "blocks" of 8 elements, scalar tail ----------------
+typedef struct { float f[8]; } blk_f32;
+typedef struct { uint16_t h[8]; } blk_h8;
+typedef __m256 f32_w, f16_w, bf16_w;
+
+FL_INLINE void f32_prep(f32_w *w, const blk_f32 *b) { *w = _mm256_loadu_ps(b->f); }
+FL_INLINE void f32_step(fl_acc *a, const f32_w *w, const blk_f32 *x) { a->v = _mm256_fmadd_ps(*w, _mm256_loadu_ps(x->f), a->v); }
+FL_INLINE float f32_elem(const void *p, int64_t i) { return ((const float *)p)[i]; }
+
+FL_INLINE __m256 load_h8(const blk_h8 *b) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->h)); }
+FL_INLINE void f16_prep(f16_w *w, const blk_h8 *b) { *w = load_h8(b); }
+FL_INLINE void f16_step(fl_acc *a, const f16_w *w, const blk_h8 *x) { a->v = _mm256_fmadd_ps(*w, load_h8(x), a->v); }
+FL_INLINE float f16_elem(const void *p, int64_t i) { return h2f(((const uint16_t *)p)[i]); }
+
+FL_INLINE __m256 load_bf8(const blk_h8 *b) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)b->h));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+FL_INLINE void bf16_prep(bf16_w *w, const blk_h8 *b) { *w = load_bf8(b); }
+FL_INLINE void bf16_step(fl_acc *a, const bf16_w *w, const blk_h8 *x) { a->v = _mm256_fmadd_ps(*w, load_bf8(x), a->v); }
+FL_INLINE float bf16_elem(const void *p, int64_t i) { return fl_bf2f(((const uint16_t *)p)[i]); }
+
+#include "gemm_tiles.h"
+
+#define FL_TAIL_ELEM(NAME, p, e) NAME##_elem((p), (e))
+FL_INLINE float q_elem_none(const void *p, int64_t i) { (void)p; (void)i; return 0.f; }
+#define q4_0_elem q_elem_none
+#define q4_1_elem q_elem_none
+#define q5_0_elem q_elem_none
+#define q5_1_elem q_elem_none
+#define q8_0_elem q_elem_none
+#define q4_K_elem q_elem_none
+#define q5_K_elem q_elem_none
+#define q6_K_elem q_elem_none
+
+GEN(f32, blk_f32, blk_f32, 8, 1, FL_TM_F)
+GEN(f16, blk_h8, blk_h8, 8, 1, FL_TM_F)
+GEN(bf16, blk_h8, blk_h8, 8, 1, FL_TM_F)
+GEN(q4_0, block_q4_0, block_q8_0, QK4_0, 0, FL_TM_Q)
+GEN(q4_1, block_q4_1, block_q8_1, QK4_1, 0, FL_TM_Q)
+GEN(q5_0, block_q5_0, block_q8_0, QK5_0, 0, FL_TM_Q)
+GEN(q5_1, block_q5_1, block_q8_1, QK5_1, 0, FL_TM_Q)
+GEN(q8_0, block_q8_0, block_q8_0, QK8_0, 0, FL_TM_Q)
+GEN(q4_K, block_q4_K, block_q8_K, QK_K, 0, FL_TM_K)
+GEN(q5_K, block_q5_K, block_q8_K, QK_K, 0, FL_TM_K)
+GEN(q6_K, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
+
+void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
+    t->name = FL_ISA_NAME;
+#define SET(T, NAME) t->k[T] = (fl_kernel){NAME##_vec_dot, NAME##_gemm}
+    SET(FLINT_TYPE_F32, f32);
+    SET(FLINT_TYPE_F16, f16);
+    SET(FLINT_TYPE_BF16, bf16);
+    SET(FLINT_TYPE_Q4_0, q4_0);
+    SET(FLINT_TYPE_Q4_1, q4_1);
+    SET(FLINT_TYPE_Q5_0, q5_0);
+    SET(FLINT_TYPE_Q5_1, q5_1);
+    SET(FLINT_TYPE_Q8_0, q8_0);
+    SET(FLINT_TYPE_Q4_K, q4_K);
+    SET(FLINT_TYPE_Q5_K, q5_K);
+    SET(FLINT_TYPE_Q6_K, q6_K);
+#undef SET
+}
