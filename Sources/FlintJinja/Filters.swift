@@ -23,7 +23,9 @@ extension Interpreter {
             default: throw JinjaError.type(operation: "abs", message: "bad operand type for abs(): '\(value.typeName)'")
             }
         case "attr":
-            return getAttribute(value, try args.requireString(0, "name"))
+            // Jinja's `attr` uses Python getattr only: dict keys are not attributes.
+            _ = try args.requireString(0, "name")
+            return .undefined
         case "batch":
             let size = try args.int(0, "linecount", default: 1)
             guard size > 0 else { throw JinjaError.runtime(message: "batch size must be positive") }
@@ -188,6 +190,10 @@ extension Interpreter {
             case .bool(let b): return .int(b ? 1 : 0)
             case .double(let d): x = d
             default: throw JinjaError.type(operation: "round", message: "cannot round '\(value.typeName)'")
+            }
+            if method == "common" && precision > 0 && precision <= 20 && x.isFinite {
+                // Correctly rounded like Python's round(): format the exact binary value.
+                return .double(Double(String(format: "%.\(precision)f", x)) ?? x)
             }
             let scale = pow(10.0, Double(precision))
             let rule: FloatingPointRoundingRule

@@ -353,9 +353,7 @@ enum StringMethods {
             while i < h.count && isSpace(h[i]) { i += 1 }
             if i >= h.count { break }
             if maxSplit >= 0 && parts.count >= maxSplit {
-                var end = h.count
-                while end > i && isSpace(h[end - 1]) { end -= 1 }
-                parts.append(String(String.UnicodeScalarView(h[i..<end])))
+                parts.append(String(String.UnicodeScalarView(h[i...])))
                 break
             }
             let start = i
