@@ -4,6 +4,16 @@ import FlintJinja
 import XCTest
 
 final class JinjaReferenceTests: XCTestCase {
+    func testExtras() throws {
+        try check("{{ '}}' }}|{{ \"%}\" }}|{{ {'a': {'b': 1}} }}|{% set x = {'a': {'b': [1]}} %}{{ x.a.b[0] }}|{{ '{{' }}|{{ '{#' }}", nil, "}}|%}|{'a': {'b': 1}}|1|{{|{#")
+        try check("{% if true %}{{ 'a' }}{% endif %}{#\nmulti\nline #}\n{{ 'b' }}", nil, "ab")
+        try check("{%- for message in messages[::-1] %}{%- set index = (messages|length - 1) - loop.index0 %}{{ index }}:{{ message.role }}{% if message.content is string and message.content.startswith('H') and message.content.endswith('!') %}*{% endif %} {% endfor %}", "{\"messages\": [{\"role\": \"system\", \"content\": \"Be nice.\"}, {\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \"Bye\"}], \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_generation_prompt\": true}", "3:user 2:assistant* 1:user 0:system ")
+        try check("{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}{%- for message in messages[::-1] %}{%- set index = (messages|length - 1) - loop.index0 %}{%- if ns.multi_step_tool and message.role == 'user' %}{%- set ns.multi_step_tool = false %}{%- set ns.last_query_index = index %}{%- endif %}{%- endfor %}{{ ns.last_query_index }}", "{\"messages\": [{\"role\": \"system\", \"content\": \"Be nice.\"}, {\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \"Bye\"}], \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_generation_prompt\": true}", "3")
+        try check("{{ messages|map(attribute='role')|unique|list }} {{ messages|selectattr('role', 'in', ['user', 'system'])|list|length }} {{ (messages|last).content|lower }}", "{\"messages\": [{\"role\": \"system\", \"content\": \"Be nice.\"}, {\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \"Bye\"}], \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_generation_prompt\": true}", "['system', 'user', 'assistant'] 3 bye")
+        try check("{% for m in messages %}{{ m.role|upper if loop.first else m.role }}{{ ', ' if not loop.last }}{% endfor %}", "{\"messages\": [{\"role\": \"system\", \"content\": \"Be nice.\"}, {\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}, {\"role\": \"user\", \"content\": \"Bye\"}], \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_generation_prompt\": true}", "SYSTEM, user, assistant, user")
+        try check("{{ 'a' if 'x' in 'xyz' and not 'q' in 'xyz' else 'b' }} {{ not 'q' in 'xyz' }} {{ 1 if none is none }}", nil, "a True 1")
+    }
+
     func testWhitespace() throws {
         try check("a\n  {% if true %}\n  b\n  {% endif %}\nc", nil, "a\n  b\nc")
         try check("{% for i in [1,2] %}\n{{ i }}\n{% endfor %}", nil, "1\n2\n")
