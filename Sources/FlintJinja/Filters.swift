@@ -98,6 +98,7 @@ extension Interpreter {
         case "int":
             let def = args.get(0, "default") ?? .int(0)
             let base = try args.int(1, "base", default: 10)
+            guard (2...36).contains(base) else { return def }
             switch value {
             case .int: return value
             case .bool(let b): return .int(b ? 1 : 0)

@@ -30,6 +30,10 @@ final class Interpreter {
     var frames: [[String: JinjaValue]]
     private var iterations = 0
     private var callDepth = 0
+    private var evalDepth = 0
+    /// Bound on nested expression evaluation (including through macro calls),
+    /// keeping stack use safe even in unoptimised builds.
+    static let maxEvalDepth = 1500
 
     init(context: [String: JinjaValue], limits: RenderLimits) {
         self.limits = limits
@@ -235,75 +239,107 @@ final class Interpreter {
 
     // MARK: - Expressions
 
+    /// Evaluates an expression. Each case lives in its own small function so
+    /// that deep (but bounded) expression trees use little stack per level.
     func evaluate(_ expr: Expr) throws -> JinjaValue {
-        switch expr {
-        case .literal(let v):
-            return v
-        case .name(let n):
-            return lookup(n)
-        case .list(let items), .tuple(let items):
-            try checkCount(items.count)
-            return .array(try items.map { try evaluate($0) })
-        case .dict(let pairs):
-            var obj = JinjaObject()
-            for p in pairs {
-                let key = try evaluate(p.key)
-                obj[key.pythonString] = try evaluate(p.value)
-            }
-            return .object(obj)
-        case .attribute(let base, let name):
-            return getAttribute(try evaluate(base), name)
-        case .index(let base, let index):
-            return try getItem(try evaluate(base), try evaluate(index))
-        case .slice(let base, let start, let stop, let step):
-            return try slice(try evaluate(base), start: start.map { try evaluate($0) },
-                             stop: stop.map { try evaluate($0) }, step: step.map { try evaluate($0) })
-        case .call(let callee, let args):
-            return try evaluateCall(callee, args, extraKeyword: nil)
-        case .filter(let base, let name, let args):
-            let value = try evaluate(base)
-            let (positional, keywords) = try evaluateArguments(args)
-            return try applyFilter(name, value, positional, keywords)
-        case .test(let base, let name, let args, let negated):
-            let value = try evaluate(base)
-            let (positional, keywords) = try evaluateArguments(args)
-            let result = try applyTest(name, value, positional, keywords)
-            return .bool(negated ? !result : result)
-        case .unary(let op, let operand):
-            let v = try evaluate(operand)
-            switch (op, v) {
-            case (.minus, .int(let i)):
-                guard i != Int.min else { throw JinjaError.runtime(message: "integer overflow") }
-                return .int(-i)
-            case (.minus, .bool(let b)): return .int(b ? -1 : 0)
-            case (.minus, .double(let d)): return .double(-d)
-            case (.plus, .int), (.plus, .double): return v
-            case (.plus, .bool(let b)): return .int(b ? 1 : 0)
-            default:
-                throw JinjaError.type(operation: "unary \(op == .minus ? "-" : "+")", message: "bad operand type '\(v.typeName)'")
-            }
-        case .binary(let op, let lhs, let rhs):
-            let l = try evaluate(lhs)
-            let r = try evaluate(rhs)
-            let result = try binaryOperation(op, l, r)
-            switch result {
-            case .string(let s): try checkSize(s)
-            case .array(let a): try checkCount(a.count)
-            default: break
-            }
-            return result
-        case .and(let lhs, let rhs):
-            let l = try evaluate(lhs)
-            return l.isTruthy ? try evaluate(rhs) : l
-        case .or(let lhs, let rhs):
-            let l = try evaluate(lhs)
-            return l.isTruthy ? l : try evaluate(rhs)
-        case .not(let e):
-            return .bool(!(try evaluate(e)).isTruthy)
-        case .conditional(let condition, let then, let otherwise):
-            if try evaluate(condition).isTruthy { return try evaluate(then) }
-            return try otherwise.map { try evaluate($0) } ?? .undefined
+        evalDepth += 1
+        defer { evalDepth -= 1 }
+        if evalDepth > Interpreter.maxEvalDepth {
+            throw JinjaError.limitExceeded(what: "expression evaluation depth", limit: Interpreter.maxEvalDepth)
         }
+        switch expr {
+        case .literal(let v): return v
+        case .name(let n): return lookup(n)
+        case .list(let items), .tuple(let items): return try evaluateList(items)
+        case .dict(let pairs): return try evaluateDict(pairs)
+        case .attribute(let base, let name): return getAttribute(try evaluate(base), name)
+        case .index(let base, let index): return try getItem(try evaluate(base), try evaluate(index))
+        case .slice(let base, let start, let stop, let step): return try evaluateSlice(base, start, stop, step)
+        case .call(let callee, let args): return try evaluateCall(callee, args, extraKeyword: nil)
+        case .filter(let base, let name, let args): return try evaluateFilter(base, name, args)
+        case .test(let base, let name, let args, let negated): return try evaluateTest(base, name, args, negated)
+        case .unary(let op, let operand): return try evaluateUnary(op, operand)
+        case .binary(let op, let lhs, let rhs): return try evaluateBinary(op, lhs, rhs)
+        case .and(let lhs, let rhs): return try evaluateAnd(lhs, rhs)
+        case .or(let lhs, let rhs): return try evaluateOr(lhs, rhs)
+        case .not(let e): return .bool(!(try evaluate(e)).isTruthy)
+        case .conditional(let condition, let then, let otherwise): return try evaluateConditional(condition, then, otherwise)
+        }
+    }
+
+    private func evaluateList(_ items: [Expr]) throws -> JinjaValue {
+        try checkCount(items.count)
+        return .array(try items.map { try evaluate($0) })
+    }
+
+    private func evaluateDict(_ pairs: [(key: Expr, value: Expr)]) throws -> JinjaValue {
+        var obj = JinjaObject()
+        for p in pairs {
+            let key = try evaluate(p.key)
+            obj[key.pythonString] = try evaluate(p.value)
+        }
+        return .object(obj)
+    }
+
+    private func evaluateSlice(_ base: Expr, _ start: Expr?, _ stop: Expr?, _ step: Expr?) throws -> JinjaValue {
+        try slice(try evaluate(base), start: start.map { try evaluate($0) },
+                  stop: stop.map { try evaluate($0) }, step: step.map { try evaluate($0) })
+    }
+
+    private func evaluateFilter(_ base: Expr, _ name: String, _ args: [Expr.Argument]) throws -> JinjaValue {
+        let value = try evaluate(base)
+        let (positional, keywords) = try evaluateArguments(args)
+        return try applyFilter(name, value, positional, keywords)
+    }
+
+    private func evaluateTest(_ base: Expr, _ name: String, _ args: [Expr.Argument], _ negated: Bool) throws -> JinjaValue {
+        let value = try evaluate(base)
+        let (positional, keywords) = try evaluateArguments(args)
+        let result = try applyTest(name, value, positional, keywords)
+        return .bool(negated ? !result : result)
+    }
+
+    private func evaluateUnary(_ op: Expr.UnaryOp, _ operand: Expr) throws -> JinjaValue {
+        let v = try evaluate(operand)
+        switch (op, v) {
+        case (.minus, .int(let i)):
+            guard i != Int.min else { throw JinjaError.runtime(message: "integer overflow") }
+            return .int(-i)
+        case (.minus, .bool(let b)): return .int(b ? -1 : 0)
+        case (.minus, .double(let d)): return .double(-d)
+        case (.plus, .int), (.plus, .double): return v
+        case (.plus, .bool(let b)): return .int(b ? 1 : 0)
+        default:
+            throw JinjaError.type(operation: "unary \(op == .minus ? "-" : "+")", message: "bad operand type '\(v.typeName)'")
+        }
+    }
+
+    private func evaluateBinary(_ op: Expr.BinaryOp, _ lhs: Expr, _ rhs: Expr) throws -> JinjaValue {
+        let l = try evaluate(lhs)
+        let r = try evaluate(rhs)
+        let result = try binaryOperation(op, l, r)
+        switch result {
+        case .string(let s): try checkSize(s)
+        case .array(let a): try checkCount(a.count)
+        default: break
+        }
+        return result
+    }
+
+    private func evaluateAnd(_ lhs: Expr, _ rhs: Expr) throws -> JinjaValue {
+        let l = try evaluate(lhs)
+        return l.isTruthy ? try evaluate(rhs) : l
+    }
+
+    private func evaluateOr(_ lhs: Expr, _ rhs: Expr) throws -> JinjaValue {
+        let l = try evaluate(lhs)
+        return l.isTruthy ? l : try evaluate(rhs)
+    }
+
+    private func evaluateConditional(_ condition: Expr, _ then: Expr, _ otherwise: Expr?) throws -> JinjaValue {
+        if try evaluate(condition).isTruthy { return try evaluate(then) }
+        guard let otherwise else { return .undefined }
+        return try evaluate(otherwise)
     }
 
     func evaluateArguments(_ args: [Expr.Argument]) throws -> ([JinjaValue], [(String, JinjaValue)]) {
@@ -401,7 +437,12 @@ final class Interpreter {
             s = min(s, count)
             e = min(e, count)
             var i = s
-            while i < e { result.append(i); i += step }
+            while i < e {
+                result.append(i)
+                let (next, overflow) = i.addingReportingOverflow(step)
+                if overflow { break }
+                i = next
+            }
         } else {
             var s = start ?? (count - 1)
             var e = stop ?? -1 - count // sentinel meaning "before the beginning"
@@ -414,7 +455,12 @@ final class Interpreter {
                 e = -1
             }
             var i = s
-            while i > e && i >= 0 { result.append(i); i += step }
+            while i > e && i >= 0 {
+                result.append(i)
+                let (next, overflow) = i.addingReportingOverflow(step)
+                if overflow { break }
+                i = next
+            }
         }
         return result
     }
@@ -542,8 +588,11 @@ final class Interpreter {
             default: throw JinjaError.runtime(message: "range expected 1 to 3 arguments, got \(ints.count)")
             }
             guard step != 0 else { throw JinjaError.runtime(message: "range() arg 3 must not be zero") }
-            let count = step > 0 ? (stop > start ? (stop - start - 1) / step + 1 : 0)
-                                 : (start > stop ? (start - stop - 1) / (-step) + 1 : 0)
+            let (span, overflow) = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
+            if overflow { throw JinjaError.limitExceeded(what: "list size", limit: limits.maxCollectionSize) }
+            let magnitude = Int(clamping: step.magnitude)
+            let count = span <= 0 ? 0 : (span - 1) / magnitude + 1
+            try checkCount(count)
             try checkCount(count)
             return .array((0..<count).map { .int(start + $0 * step) })
         case "strftime_now":

@@ -2,10 +2,14 @@
 /// grammar and operator precedence.
 struct Parser {
     static let maxNesting = 100
+    /// Maximum number of operands/postfix operations in one tag: bounds the
+    /// depth of left-leaning expression trees (`a + b + c + ...`).
+    static let maxExpressionNodes = 2000
 
     private var tokens: [Token]
     private var pos = 0
     private var nesting = 0
+    private var expressionNodes = 0
     private var loopDepth = 0
 
     init(tokens: [Token]) {
@@ -97,6 +101,13 @@ struct Parser {
 
     private mutating func leave() { nesting -= 1 }
 
+    private mutating func countNode() throws {
+        expressionNodes += 1
+        if expressionNodes > Parser.maxExpressionNodes {
+            throw JinjaError.limitExceeded(what: "expression size on line \(current.line)", limit: Parser.maxExpressionNodes)
+        }
+    }
+
     // MARK: - Statements
 
     /// Parses nodes until a `{% tag %}` whose name is in `endTags` (returned,
@@ -117,6 +128,7 @@ struct Parser {
                 nodes.append(.text(s))
             case .variableBegin:
                 pos += 1
+                expressionNodes = 0
                 let e = try parseTuple()
                 guard case .variableEnd = current.kind else {
                     throw syntaxError("expected end of print statement '}}', got \(describe(current))")
@@ -125,6 +137,7 @@ struct Parser {
                 nodes.append(.output(e))
             case .blockBegin:
                 pos += 1
+                expressionNodes = 0
                 guard case .name(let tag) = current.kind else {
                     throw syntaxError("expected a tag name, got \(describe(current))")
                 }
@@ -452,6 +465,7 @@ struct Parser {
     }
 
     private mutating func parseUnary(withFilter: Bool) throws -> Expr {
+        try countNode()
         try enter()
         defer { leave() }
         var node: Expr
@@ -524,6 +538,7 @@ struct Parser {
     private mutating func parsePostfix(_ start: Expr) throws -> Expr {
         var node = start
         while true {
+            if isOp(".") || isOp("[") || isOp("(") { try countNode() }
             if isOp(".") {
                 pos += 1
                 let t = next()
@@ -594,6 +609,7 @@ struct Parser {
     private mutating func parseFilterExpr(_ start: Expr) throws -> Expr {
         var node = start
         while true {
+            if isOp("|") || isName("is") || isOp("(") { try countNode() }
             if skipOp("|") {
                 let f = try parseFilterCall()
                 node = .filter(node, name: f.name, f.arguments)

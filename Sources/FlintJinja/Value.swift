@@ -87,7 +87,10 @@ public enum JinjaValue: Sendable {
     }
 
     /// Python `repr(value)`, used inside printed lists and dicts.
-    public var pythonRepr: String {
+    public var pythonRepr: String { repr(depth: 0) }
+
+    private func repr(depth: Int) -> String {
+        if depth > 500 { return "..." }
         switch self {
         case .undefined: return ""
         case .none: return "None"
@@ -95,9 +98,9 @@ public enum JinjaValue: Sendable {
         case .int(let i): return String(i)
         case .double(let d): return JinjaValue.formatDouble(d)
         case .string(let s): return JinjaValue.pythonStringRepr(s)
-        case .array(let a): return "[" + a.map(\.pythonRepr).joined(separator: ", ") + "]"
+        case .array(let a): return "[" + a.map { $0.repr(depth: depth + 1) }.joined(separator: ", ") + "]"
         case .object(let o):
-            return "{" + o.pairs.map { JinjaValue.pythonStringRepr($0.key) + ": " + $0.value.pythonRepr }.joined(separator: ", ") + "}"
+            return "{" + o.pairs.map { JinjaValue.pythonStringRepr($0.key) + ": " + $0.value.repr(depth: depth + 1) }.joined(separator: ", ") + "}"
         case .callable(let c): return "<function \(c.name)>"
         }
     }

@@ -124,3 +124,41 @@ final class JinjaErrorTests: XCTestCase {
         XCTAssertTrue(JinjaError.type(operation: "'+'", message: "m").description.contains("'+'"))
     }
 }
+
+final class JinjaRobustnessTests: XCTestCase {
+    func testLongOperatorChainsAreBounded() throws {
+        let ok = "{{ " + Array(repeating: "1", count: 500).joined(separator: " + ") + " }}"
+        XCTAssertEqual(try render(ok), "500")
+        let tooLong = "{{ " + Array(repeating: "1", count: 50_000).joined(separator: " + ") + " }}"
+        XCTAssertThrowsError(try Template(tooLong))
+        XCTAssertThrowsError(try Template("{{ x" + String(repeating: "|upper", count: 50_000) + " }}"))
+        XCTAssertThrowsError(try Template("{{ x" + String(repeating: ".a", count: 50_000) + " }}"))
+        // Parses (under the node limit) but exceeds the evaluation depth bound.
+        let deep = "{{ " + Array(repeating: "1", count: 1990).joined(separator: " + ") + " }}"
+        XCTAssertThrowsError(try render(deep)) { error in
+            guard case JinjaError.limitExceeded = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testExtremeNumbersDoNotTrap() throws {
+        XCTAssertEqual(try render("{{ [1, 2, 3][::9223372036854775807] }}"), "[1]")
+        XCTAssertEqual(try render("{{ [1, 2, 3][::-9223372036854775807] }}"), "[3]")
+        XCTAssertEqual(try render("{{ [1, 2, 3][-9223372036854775807:9223372036854775807] }}"), "[1, 2, 3]")
+        XCTAssertEqual(try render("{{ 'abc'[9223372036854775807] }}|{{ 'abc'[-9223372036854775807] }}"), "|")
+        XCTAssertThrowsError(try render("{{ range(-9223372036854775807, 9223372036854775807)|length }}"))
+        XCTAssertEqual(try render("{{ range(9223372036854775806, 9223372036854775807)|list }}"), "[9223372036854775806]")
+        XCTAssertEqual(try render("{{ '12'|int(0, 99) }} {{ 1e300|int }} {{ (-9223372036854775807 - 1) // 2 }}"), "0 0 -4611686018427387904")
+        XCTAssertThrowsError(try render("{{ (-9223372036854775807 - 1) // -1 }}"))
+        XCTAssertThrowsError(try render("{{ -(-9223372036854775807 - 1) }}"))
+        XCTAssertThrowsError(try render("{{ 99999999999999999999 }}"))
+        XCTAssertEqual(try render("{{ 'x'|center(-5) }}{{ 'x'.ljust(-3) }}{{ 'x'|indent(-2, true) }}"), "xxx")
+    }
+
+    func testDeeplyNestedDataPrints() throws {
+        var v: JinjaValue = 1
+        for _ in 0..<600 { v = [v] }
+        let out = try Template("{{ v }}").render(["v": v])
+        XCTAssertTrue(out.contains("..."))
+        XCTAssertThrowsError(try Template("{{ v|tojson }}").render(["v": v]))
+    }
+}
