@@ -47,12 +47,21 @@ public struct ChatMessage: Sendable, Equatable {
     /// Builds a message from a parsed JSON object (OpenAI / Hugging Face
     /// message shape). Unknown keys go to `extra`. Tool-call `arguments`
     /// given as a JSON string are parsed into an object when possible.
+    /// Content given as a list of parts becomes the concatenation of its
+    /// text parts (other part types are dropped).
     public init?(json: JinjaValue) {
         guard case .object(let o) = json, case .string(let role)? = o["role"] else { return nil }
         self.role = role
         switch o["content"] {
         case .string(let s)?: self.content = s
         case .none?, nil: self.content = nil
+        case .array(let parts)?:
+            // OpenAI content parts: the text parts, concatenated in order.
+            self.content = parts.compactMap { part -> String? in
+                if case .string(let s) = part { return s }
+                guard part["type"]?.stringValue == "text" else { return nil }
+                return part["text"]?.stringValue
+            }.joined()
         case let other?: self.content = other.pythonString
         }
         self.name = o["name"]?.stringValue

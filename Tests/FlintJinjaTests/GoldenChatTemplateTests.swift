@@ -88,3 +88,23 @@ final class GoldenChatTemplateTests: XCTestCase {
         XCTAssertEqual(out, "{\"role\": \"tool\", \"content\": \"r\", \"name\": \"fn\", \"tool_call_id\": \"abc\"}|<s>|</s>|None|bar")
     }
 }
+
+final class ChatMessageTests: XCTestCase {
+    func testMessageFromOpenAIJSON() throws {
+        let json = try JinjaValue.parseJSON(#"""
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+          "function": {"name": "f", "arguments": "{\"b\": 1, \"a\": [true]}"}}], "reasoning_content": "hmm"}
+        """#)
+        let m = try XCTUnwrap(ChatMessage(json: json))
+        XCTAssertEqual(m.role, "assistant")
+        XCTAssertNil(m.content)
+        XCTAssertEqual(m.extra["reasoning_content"], "hmm")
+        let t = try Template("{{ m.tool_calls[0].function.arguments|tojson }}|{{ m.content }}|{{ m|list }}")
+        XCTAssertEqual(try t.render(["m": m.jinjaValue]),
+                       #"{"b": 1, "a": [true]}|None|['role', 'content', 'tool_calls', 'reasoning_content']"#)
+        let parts = try XCTUnwrap(ChatMessage(json: try JinjaValue.parseJSON(
+            #"{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image_url"}, {"type": "text", "text": "b"}]}"#)))
+        XCTAssertEqual(parts.content, "ab")
+        XCTAssertNil(ChatMessage(json: ["content": "no role"]))
+    }
+}
