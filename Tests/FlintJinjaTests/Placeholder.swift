@@ -1,2 +1,0 @@
-import XCTest
-final class FlintJinjaTestsPlaceholder: XCTestCase { func testNothing() {} }
