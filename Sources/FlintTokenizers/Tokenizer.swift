@@ -307,15 +307,19 @@ public final class Tokenizer: Sendable {
 
     // MARK: - Helpers
 
+    /// SentencePiece text -> bytes: "▁" (E2 96 81) becomes a space.
     static func unescapeWhitespace(_ token: String, into out: inout [UInt8]) {
-        var bytes = Array(token.utf8)[...]
-        while !bytes.isEmpty {
-            if bytes.count >= 3, bytes[bytes.startIndex] == 0xE2, bytes[bytes.startIndex + 1] == 0x96,
-               bytes[bytes.startIndex + 2] == 0x81 {
-                out.append(0x20)
-                bytes = bytes.dropFirst(3)
-            } else {
-                out.append(bytes.removeFirst())
+        var token = token
+        token.withUTF8 { u in
+            var i = 0
+            while i < u.count {
+                if i + 2 < u.count && u[i] == 0xE2 && u[i + 1] == 0x96 && u[i + 2] == 0x81 {
+                    out.append(0x20)
+                    i += 3
+                } else {
+                    out.append(u[i])
+                    i += 1
+                }
             }
         }
     }
