@@ -1,2 +1,0 @@
-import XCTest
-final class FlintTokenizersTestsPlaceholder: XCTestCase { func testNothing() {} }
