@@ -32,7 +32,7 @@ let package = Package(
         // Shared by the test targets: reference vectors and model lookup.
         .target(name: "FlintTestSupport", dependencies: ["FlintLoading"], path: "Tests/Support"),
         .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor"]),
-        .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"]),
+        .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport"]),
