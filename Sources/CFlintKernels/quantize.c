@@ -77,13 +77,15 @@ static void q_q5_1(const float *x, block_q5_1 *y, int64_t nb) {
     }
 }
 
+// Activation formats round as GGML's x86 SIMD quantizers do (scale 127/amax, ties to
+// even), so Flint's integer dot products see the same inputs as llama.cpp's on x86.
 static void q_q8_0(const float *x, block_q8_0 *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK8_0) {
         float amax = 0.f;
         for (int j = 0; j < QK8_0; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-        const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+        const float d = amax / 127.f, id = amax != 0.f ? 127.f / amax : 0.f;
         y[i].d = FL_F2H(d);
-        for (int j = 0; j < QK8_0; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < QK8_0; j++) y[i].qs[j] = (int8_t)nearbyintf(x[j] * id);
     }
 }
 
@@ -91,11 +93,11 @@ static void q_q8_1(const float *x, block_q8_1 *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK8_1) {
         float amax = 0.f;
         for (int j = 0; j < QK8_1; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-        const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+        const float d = amax / 127.f, id = amax != 0.f ? 127.f / amax : 0.f;
         y[i].d = FL_F2H(d);
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
-            y[i].qs[j] = (int8_t)roundf(x[j] * id);
+            y[i].qs[j] = (int8_t)nearbyintf(x[j] * id);
             sum += y[i].qs[j];
         }
         y[i].s = FL_F2H((float)sum * d);

@@ -14,6 +14,9 @@ public final class Generator: @unchecked Sendable {
     public var prefillChunk = 512
     private let blockTable: [Int32]
     private var batch = ForwardBatch()
+    /// Tokens whose keys/values are in the cache, position by position; a new prompt
+    /// that starts with them only computes the rest (multi-turn chat reuses its history).
+    public private(set) var cachedTokens: [Int32] = []
 
     public enum Failure: Error, CustomStringConvertible {
         case contextExceeded(prompt: Int, maxTokens: Int, limit: Int)
@@ -40,6 +43,8 @@ public final class Generator: @unchecked Sendable {
 
     /// Feeds `tokens` starting at `position`; returns the logits after the last one.
     public func feed(_ tokens: [Int32], at position: Int) -> UnsafeBufferPointer<Float> {
+        cachedTokens.removeSubrange(min(position, cachedTokens.count)...)
+        cachedTokens.append(contentsOf: tokens)
         var logits = UnsafeBufferPointer<Float>(start: nil, count: 0)
         var start = 0
         while start < tokens.count {
@@ -72,7 +77,10 @@ public final class Generator: @unchecked Sendable {
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: vocab)
         defer { scratch.deallocate() }
 
-        var logits = feed(prompt, at: 0)
+        // Reuse the cached prefix; at least the last prompt token is recomputed for its logits.
+        var reused = 0
+        while reused < min(prompt.count - 1, cachedTokens.count) && cachedTokens[reused] == prompt[reused] { reused += 1 }
+        var logits = feed(Array(prompt[reused...]), at: reused)
         var position = prompt.count
         while output.count < maxNewTokens {
             let next: Int32

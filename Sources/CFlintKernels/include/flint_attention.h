@@ -9,6 +9,9 @@
 extern "C" {
 #endif
 
+/// Largest head dimension flint_attention_paged supports.
+#define FLINT_ATTENTION_MAX_HEAD_DIM 1024
+
 /// Converts `n` floats to IEEE half precision (round to nearest even) into `dst`.
 void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Flint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flint",
+        abstract: "Flint: fast LLM inference on GGUF models.",
+        subcommands: [Chat.self, Generate.self, Tokenize.self, Inspect.self, Pull.self])
+}
