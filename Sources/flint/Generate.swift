@@ -47,15 +47,6 @@ struct Generate: ParsableCommand {
         guard repetitionPenalty > 0 else { throw ValidationError("--repetition-penalty must be > 0") }
     }
 
-    struct Output: Encodable {
-        let prompt_ids: [Int32]
-        let ids: [Int32]
-        let text: String
-        let prompt_tokens: Int
-        let completion_tokens: Int
-        let tokens_per_second: Double
-    }
-
     func run() throws {
         try runReportingErrors {
             let loaded = try options.load()
@@ -86,11 +77,12 @@ struct Generate: ParsableCommand {
             // Decode speed: tokens after the first over the time after the first.
             let tps = ids.count > 1 && elapsed > 0 ? Double(ids.count - 1) / elapsed : 0
             if json {
-                let out = Output(prompt_ids: promptIDs, ids: ids, text: text, prompt_tokens: promptIDs.count,
-                                 completion_tokens: ids.count, tokens_per_second: (tps * 100).rounded() / 100)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(out), as: UTF8.self))
+                // Written by hand to keep the documented key order.
+                func list(_ a: [Int32]) -> String { "[" + a.map(String.init).joined(separator: ",") + "]" }
+                let quoted = String(decoding: try JSONEncoder().encode(text), as: UTF8.self)
+                print("{\"prompt_ids\":\(list(promptIDs)),\"ids\":\(list(ids)),\"text\":\(quoted),"
+                      + "\"prompt_tokens\":\(promptIDs.count),\"completion_tokens\":\(ids.count),"
+                      + "\"tokens_per_second\":\(String(format: "%.2f", tps))}")
             } else {
                 print(tail)
                 FileHandle.standardError.write(Data(String(format: "[%d prompt tokens, %d new tokens, %.1f tok/s]\n", promptIDs.count, ids.count, tps).utf8))
