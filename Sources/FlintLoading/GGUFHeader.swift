@@ -45,7 +45,8 @@ public struct GGUFHeader: Sendable {
         var alignment = 32
         if let a = metadata["general.alignment"] {
             guard let v = a.intValue, v > 0, v <= 65536, v & (v - 1) == 0 else {
-                throw GGUFError.badAlignment(UInt64(a.intValue ?? 0))
+                // bitPattern: a negative signed value must be reported, not trap the conversion.
+                throw GGUFError.badAlignment(UInt64(bitPattern: Int64(a.intValue ?? 0)))
             }
             alignment = v
         }

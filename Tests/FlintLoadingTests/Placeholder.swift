@@ -1,2 +1,0 @@
-import XCTest
-final class FlintLoadingTestsPlaceholder: XCTestCase { func testNothing() {} }
