@@ -6,6 +6,9 @@ import FlintTensor
 public struct GGUFHeader: Sendable {
     public static let magic: UInt32 = 0x4655_4747  // "GGUF" read little-endian
     static let maxArrayNesting = 8
+    /// Real vocabularies hold a few hundred thousand entries; a larger count is a
+    /// corrupted file, and refusing it bounds what one array can allocate (128 MiB).
+    static let maxArrayCount = 1 << 24
 
     public let version: UInt32
     public let metadata: [String: GGUFValue]
@@ -143,7 +146,11 @@ public struct GGUFHeader: Sendable {
         guard let minSize = elementSize(elemType) else {
             throw GGUFError.invalidValueType(elemType, offset: typeOffset, key: key)
         }
-        let count = try r.checkCount(try r.read(UInt64.self, "array length of '\(key)'"), minSize: minSize, "array '\(key)'")
+        let rawCount = try r.read(UInt64.self, "array length of '\(key)'")
+        guard rawCount <= UInt64(maxArrayCount) else {
+            throw GGUFError.countTooLarge(count: rawCount, offset: r.offset, what: "array '\(key)'")
+        }
+        let count = try r.checkCount(rawCount, minSize: minSize, "array '\(key)'")
         switch elemType {
         case 8:
             var out: [String] = []

@@ -1,0 +1,129 @@
+import ArgumentParser
+import FlintEngine
+import FlintModels
+import Foundation
+
+/// llama-bench-style throughput: prompt processing, generation, and aggregate
+/// batched decoding, each as mean ± sd over repetitions.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure prompt-processing, generation and batched-decode speed.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(name: .customShort("p"), help: "Prompt tokens for the prompt-processing test (0 = skip).")
+    var promptTokens: Int = 256
+
+    @Option(name: .customShort("n"), help: "Tokens for the generation test (0 = skip).")
+    var generateTokens: Int = 128
+
+    @Option(name: .customShort("b"), help: "Comma-separated batch sizes for aggregate decoding (e.g. 1,8,32).")
+    var batches: String = ""
+
+    @Option(name: .long, help: "Repetitions of each test.")
+    var repetitions: Int = 5
+
+    @Flag(name: .long, help: "Print one JSON array with llama-bench's field names.")
+    var json = false
+
+    struct Result {
+        let test: String
+        let nPrompt: Int, nGen: Int, nBatch: Int
+        let samples: [Double]
+        var mean: Double { samples.reduce(0, +) / Double(samples.count) }
+        var stddev: Double {
+            guard samples.count > 1 else { return 0 }
+            let m = mean
+            return (samples.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(samples.count - 1)).squareRoot()
+        }
+    }
+
+    func validate() throws {
+        guard promptTokens >= 0, generateTokens >= 0, repetitions >= 1 else { throw ValidationError("counts must be positive") }
+        for b in batchSizes() where b < 1 || b > 512 { throw ValidationError("batch sizes must be in 1...512") }
+    }
+
+    private func batchSizes() -> [Int] {
+        batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let loaded = try options.load()
+            let model = loaded.model
+            let vocab = Int32(model.config.vocabularySize)
+            var rng = RandomSource(seed: 1)
+            func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) } }
+            var results: [Result] = []
+
+            if promptTokens > 0 {
+                let g = Generator(model: model, threads: options.threads, contextTokens: promptTokens + 16)
+                let prompt = randomTokens(promptTokens)
+                _ = g.feed(Array(prompt.prefix(16)), at: 0)  // warm-up
+                let samples = (0..<repetitions).map { _ in
+                    let t = Date()
+                    _ = g.feed(prompt, at: 0)
+                    return Double(promptTokens) / Date().timeIntervalSince(t)
+                }
+                results.append(Result(test: "pp\(promptTokens)", nPrompt: promptTokens, nGen: 0, nBatch: 1, samples: samples))
+            }
+            if generateTokens > 0 {
+                let g = Generator(model: model, threads: options.threads, contextTokens: generateTokens + 16)
+                let samples = (0..<repetitions).map { _ in
+                    var token = randomTokens(1)[0]
+                    _ = g.feed([token], at: 0)
+                    let t = Date()
+                    for pos in 1...generateTokens {
+                        token = Sampler.argmax(g.feed([token], at: pos))
+                    }
+                    return Double(generateTokens) / Date().timeIntervalSince(t)
+                }
+                results.append(Result(test: "tg\(generateTokens)", nPrompt: 0, nGen: generateTokens, nBatch: 1, samples: samples))
+            }
+            for b in batchSizes() {
+                let steps = max(16, min(generateTokens, 64))
+                results.append(Result(test: "batch\(b)", nPrompt: 0, nGen: steps, nBatch: b,
+                                      samples: (0..<repetitions).map { _ in batchedDecode(model: model, batch: b, steps: steps, start: randomTokens(b)) }))
+            }
+            report(results, loaded: loaded)
+        }
+    }
+
+    /// Decodes `batch` independent sequences for `steps` steps, one forward pass per
+    /// step; returns aggregate tokens per second.
+    private func batchedDecode(model: any CausalLM, batch: Int, steps: Int, start: [Int32]) -> Double {
+        let blockSize = 16
+        let blocksPerSeq = (steps + 1 + blockSize - 1) / blockSize
+        let context = ForwardContext(threads: options.threads)
+        let cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: batch * blocksPerSeq)
+        let tables = (0..<batch).map { s in (0..<blocksPerSeq).map { Int32(s * blocksPerSeq + $0) } }
+        var tokens = start
+        var fb = ForwardBatch()
+        let vocab = model.config.vocabularySize
+        let t = Date()
+        for pos in 0..<steps {
+            fb.removeAll()
+            for s in 0..<batch { fb.append(tokens: [tokens[s]], startPosition: pos, blockTable: tables[s], blockSize: blockSize) }
+            let logits = model.forward(fb, cache: cache, context: context)
+            for s in 0..<batch {
+                tokens[s] = Sampler.argmax(UnsafeBufferPointer(rebasing: logits[(s * vocab)..<((s + 1) * vocab)]))
+            }
+        }
+        return Double(batch * steps) / Date().timeIntervalSince(t)
+    }
+
+    private func report(_ results: [Result], loaded: LoadedModel) {
+        if json {
+            let rows = results.map { r in
+                "{\"test\":\"\(r.test)\",\"n_prompt\":\(r.nPrompt),\"n_gen\":\(r.nGen),\"n_batch\":\(r.nBatch),"
+                    + "\"n_threads\":\(options.threads),\"avg_ts\":\(String(format: "%.3f", r.mean)),\"stddev_ts\":\(String(format: "%.3f", r.stddev))}"
+            }
+            print("[" + rows.joined(separator: ",") + "]")
+            return
+        }
+        print("model: \(options.model) (\(loaded.model.config.architecture)), threads: \(options.threads), repetitions: \(repetitions)")
+        print("test".padding(toLength: 12, withPad: " ", startingAt: 0) + "t/s")
+        for r in results {
+            print(r.test.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.2f ± %.2f", r.mean, r.stddev))
+        }
+    }
+}
