@@ -54,7 +54,9 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
             for (int32_t d = 0; d < head_dim; d++) oh[d] = 0.0f;
             for (int32_t j = first; j <= pos; j++) {
                 const uint16_t *vj = slot_ptr(v_cache, block_table, block_size, j, slot_elems) + (int64_t)kvh * head_dim;
-                const float w = scratch[j] * inv;
+                // Probabilities are rounded to F16 before weighting V, as llama.cpp's
+                // KQ·V product does; the sum itself stays F32.
+                const float w = fl_h2f(fl_f2h(scratch[j] * inv));
                 for (int32_t d = 0; d < head_dim; d++) oh[d] += w * fl_h2f(vj[d]);
             }
         }

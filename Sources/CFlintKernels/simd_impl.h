@@ -91,9 +91,10 @@ typedef struct { __m256i q; float d, m; } w_u32;
 
 FL_INLINE void step_u32(fl_acc *a, const w_u32 *w, const block_q8_1 *x) {
     const __m256i p = dot_us8(w->q, _mm256_loadu_si256((const __m256i *)x->qs));
-    // m * s rides in lane 0 so a pair needs a single vector register (no scalar accumulator).
-    const __m256 ms = _mm256_zextps128_ps256(_mm_set_ss(w->m * h2f(x->s)));
-    a->v = _mm256_add_ps(a->v, _mm256_fmadd_ps(_mm256_set1_ps(w->d * h2f(x->d)), _mm256_cvtepi32_ps(p), ms));
+    // The min term goes to its own scalar sum, added after the horizontal sum, in the
+    // same order as GGML's x86 kernel: results then agree with llama.cpp bit for bit.
+    a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * h2f(x->d)), _mm256_cvtepi32_ps(p), a->v);
+    a->s = fmadd1(w->m, h2f(x->s), a->s);
 }
 
 typedef w_u32 q4_1_w, q5_1_w;

@@ -68,9 +68,15 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
         let gate = ctx.buffer(6).floats(n * f)
         let up = ctx.buffer(7).floats(n * f)
 
+        let localTable = ctx.buffer(10).floats(n * rotaryLocal.tableStride)
+        let globalTable = ctx.buffer(11).floats(n * rotaryGlobal.tableStride)
+        rotaryLocal.fillTable(localTable, positions: batch.positions)
+        rotaryGlobal.fillTable(globalTable, positions: batch.positions)
         embedding(batch.tokens, out: x, scale: Float(d).squareRoot())
         for (li, b) in blocks.enumerated() {
-            let rotary = layerAttention[li] == .full ? rotaryGlobal : rotaryLocal
+            let global = layerAttention[li] == .full
+            let rotary = global ? rotaryGlobal : rotaryLocal
+            let table = global ? globalTable : localTable
             norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h)
             b.q(h, rows: n, out: q, context: ctx)
             b.k(h, rows: n, out: k, context: ctx)
@@ -78,8 +84,9 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
             norm(q, b.qNorm, rows: n * c.headCount, dim: hd, eps: eps, out: q)
             norm(k, b.kNorm, rows: n * c.kvHeadCount, dim: hd, eps: eps, out: k)
             for r in 0..<n {
-                rotary.apply(q + r * qDim, heads: c.headCount, headDim: hd, position: batch.positions[r])
-                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: hd, position: batch.positions[r])
+                let t = table + r * rotary.tableStride
+                rotary.apply(q + r * qDim, heads: c.headCount, headDim: hd, table: t)
+                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: hd, table: t)
             }
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
             b.o(att, rows: n, out: h, context: ctx)

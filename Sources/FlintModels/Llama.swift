@@ -65,6 +65,8 @@ public final class Llama: CausalLM, @unchecked Sendable {
         let gate = ctx.buffer(6).floats(n * f)
         let up = ctx.buffer(7).floats(n * f)
 
+        let ropeTable = ctx.buffer(10).floats(n * rotary.tableStride)
+        rotary.fillTable(ropeTable, positions: batch.positions)
         embedding(batch.tokens, out: x)
         for (li, b) in blocks.enumerated() {
             b.attnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
@@ -72,8 +74,9 @@ public final class Llama: CausalLM, @unchecked Sendable {
             b.k(h, rows: n, out: k, context: ctx)
             b.v(h, rows: n, out: v, context: ctx)
             for r in 0..<n {
-                rotary.apply(q + r * qDim, heads: c.headCount, headDim: c.headDim, position: batch.positions[r])
-                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: c.headDim, position: batch.positions[r])
+                let t = ropeTable + r * rotary.tableStride
+                rotary.apply(q + r * qDim, heads: c.headCount, headDim: c.headDim, table: t)
+                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: t)
             }
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
             b.o(att, rows: n, out: h, context: ctx)

@@ -1,3 +1,4 @@
+import CFlintKernels
 import Foundation
 
 /// Namespace of the tensor operations a forward pass is made of. Every op works on
@@ -6,14 +7,14 @@ public enum Ops {}
 
 extension Ops {
     /// RMS normalisation of `rows` rows of `dim` floats, in place or into `out`,
-    /// multiplied by `weight`. Sums of squares are accumulated in Double, as GGML does.
+    /// multiplied by `weight`. Squares (in Float) are summed in Double, as GGML does.
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, dim: Int,
                                stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int) {
         for r in 0..<rows {
             let xr = x + r * stride
             let o = out + r * outStride
             var sum = 0.0
-            for i in 0..<dim { sum += Double(xr[i]) * Double(xr[i]) }
+            for i in 0..<dim { sum += Double(xr[i] * xr[i]) }
             let scale = 1.0 / (Float(sum / Double(dim)) + eps).squareRoot()
             for i in 0..<dim { o[i] = xr[i] * scale * weight[i] }
         }
@@ -27,14 +28,30 @@ extension Ops {
         }
     }
 
-    /// out = gelu_tanh(gate) * up, elementwise over `n` floats.
+    /// out = gelu_tanh(gate) * up, elementwise over `n` floats. GELU is evaluated at
+    /// F16 precision through a 64K-entry table (GGML's GELU_FP16 scheme: the input is
+    /// rounded to F16 and the result stored as F16), so Gemma's MLP agrees with
+    /// llama.cpp bit for bit; outside ±10 GELU is 0 or the identity.
     public static func geglu(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count n: Int) {
-        let c: Float = 0.797_884_56  // sqrt(2/pi)
-        for i in 0..<n {
-            let x = gate[i]
-            let g = 0.5 * x * (1 + tanhf(c * x * (1 + 0.044_715 * x * x)))
-            out[i] = g * up[i]
+        let table = GeluTable.shared.values
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<n {
+                let x = gate[i]
+                if x <= -10 {
+                    out[i] = 0
+                } else if x >= 10 {
+                    out[i] = x * up[i]
+                } else {
+                    out[i] = flint_fp16_to_fp32(t[Int(flint_fp32_to_fp16(x))]) * up[i]
+                }
+            }
         }
+    }
+
+    /// gelu_tanh in F32.
+    public static func gelu(_ x: Float) -> Float {
+        let c: Float = 0.797_884_56  // sqrt(2/pi)
+        return 0.5 * x * (1 + tanhf(c * x * (1 + 0.044_715 * x * x)))
     }
 
     /// x += y over `n` floats.
@@ -45,5 +62,14 @@ extension Ops {
     /// x *= s over `n` floats.
     public static func scale(_ x: UnsafeMutablePointer<Float>, by s: Float, count n: Int) {
         for i in 0..<n { x[i] *= s }
+    }
+}
+
+/// GELU of every F16 value, stored as F16.
+final class GeluTable: Sendable {
+    static let shared = GeluTable()
+    let values: [UInt16]
+    private init() {
+        values = (0...UInt16.max).map { flint_fp32_to_fp16(Ops.gelu(flint_fp16_to_fp32($0))) }
     }
 }

@@ -15,8 +15,9 @@ struct Chat: ParsableCommand {
     @Option(name: .long, help: "Maximum new tokens per answer.")
     var maxTokens: Int = 512
 
+    // SmolLM2's model card recommends temperature 0.2 and top-p 0.9.
     @Option(name: .long, help: "Sampling temperature (0 = greedy).")
-    var temperature: Float = 0.7
+    var temperature: Float = 0.2
 
     @Option(name: .long, help: "Top-p.")
     var topP: Float = 0.9

@@ -17,9 +17,21 @@ final class GenerationTests: XCTestCase {
         return m.tokenizer.decode(ids, skipSpecial: true)
     }
 
+    /// At `flint chat`'s default sampling (temperature 0.2, top-p 0.9) most seeded answers
+    /// name Paris. (Greedy decoding of this prompt starts "L'Étoile, la Cité…" in llama.cpp
+    /// 0.3.36 as well as in Flint: the 135M model's first token is a near tie.)
     func testCapitalOfFrance() throws {
-        let text = try answer("What is the capital of France?")
-        XCTAssertTrue(text.contains("Paris"), "answer: \(text)")
+        let m = try loaded()
+        let g = Generator(model: m.model, threads: 2, contextTokens: 512)
+        var paris = 0
+        var answers: [String] = []
+        for seed in 1...8 {
+            let text = try answer("What is the capital of France?",
+                                  sampling: SamplingParameters(temperature: 0.2, topP: 0.9, seed: UInt64(seed)), generator: g)
+            answers.append(text)
+            if text.contains("Paris") { paris += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(paris, 4, "answers: \(answers)")
     }
 
     func testSeedReproducibility() throws {
