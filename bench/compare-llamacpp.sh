@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Flint and llama.cpp side by side on the catalog models, same machine, same run,
+# same thread count: prompt processing (pp) and generation (tg) in tokens/s and the
+# ratio Flint / llama.cpp, plus the bandwidth roofline for generation.
+#
+#   bench/compare-llamacpp.sh [--threads 2] [-p 256] [-n 128] [--repetitions 3] [models...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+threads=2; p=256; n=128; reps=3; models=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --threads) threads=$2; shift 2 ;;
+        -p) p=$2; shift 2 ;;
+        -n) n=$2; shift 2 ;;
+        --repetitions) reps=$2; shift 2 ;;
+        *) models+=("$1"); shift ;;
+    esac
+done
+[ ${#models[@]} -gt 0 ] || models=(smollm2-135m-instruct gemma-3-270m qwen2.5-coder-0.5b-instruct)
+
+if ! python3 -c "import llama_cpp" 2>/dev/null; then
+    echo "installing llama-cpp-python (builds llama.cpp from source, ~10 minutes)..." >&2
+    # A portable AVX2/AVX-512 build: the native build enables AMX, which crashes
+    # where the kernel does not grant AMX state.
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON" \
+        python3 -m pip install --no-cache-dir llama-cpp-python==0.3.36 >&2
+fi
+
+swift build -c release --product flint >&2
+flint=.build/release/flint
+
+printf '%-30s %-6s %14s %14s %7s\n' model test "flint t/s" "llama.cpp t/s" ratio
+for m in "${models[@]}"; do
+    path=$($flint pull "$m")
+    fj=$($flint bench --model "$path" -p "$p" -n "$n" --threads "$threads" --repetitions "$reps" --json)
+    lj=$(python3 bench/llamacpp_bench.py "$path" "$threads" "$p" "$n" "$reps")
+    python3 - "$m" "$fj" "$lj" <<'PY'
+import json, sys
+name, f, l = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+lt = {r["test"]: r for r in l}
+for r in f:
+    o = lt.get(r["test"])
+    if not o: continue
+    print("%-30s %-6s %8.1f ± %-4.1f %8.1f ± %-4.1f %6.2fx" % (name, r["test"], r["avg_ts"], r["stddev_ts"],
+          o["avg_ts"], o["stddev_ts"], r["avg_ts"] / o["avg_ts"]))
+PY
+done
