@@ -31,7 +31,7 @@ let package = Package(
 
         // Shared by the test targets: reference vectors and model lookup.
         .target(name: "FlintTestSupport", dependencies: ["FlintLoading"], path: "Tests/Support"),
-        .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor"]),
+        .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor", "FlintTestSupport"]),
         .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),

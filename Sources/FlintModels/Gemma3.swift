@@ -36,15 +36,15 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
                 qNorm: try w.vector(p + "attn_q_norm.weight", count: c.headDim),
                 kNorm: try w.vector(p + "attn_k_norm.weight", count: c.headDim),
                 postAttnNorm: try w.vector(p + "post_attention_norm.weight", count: d),
-                q: Linear(weight: try w.matrix(p + "attn_q.weight", rows: qDim, columns: d)),
-                k: Linear(weight: try w.matrix(p + "attn_k.weight", rows: kvDim, columns: d)),
-                v: Linear(weight: try w.matrix(p + "attn_v.weight", rows: kvDim, columns: d)),
-                o: Linear(weight: try w.matrix(p + "attn_output.weight", rows: d, columns: qDim)),
+                q: try w.linear(p + "attn_q", rows: qDim, columns: d),
+                k: try w.linear(p + "attn_k", rows: kvDim, columns: d),
+                v: try w.linear(p + "attn_v", rows: kvDim, columns: d),
+                o: try w.linear(p + "attn_output", rows: d, columns: qDim),
                 ffnNorm: try w.vector(p + "ffn_norm.weight", count: d),
                 postFfnNorm: try w.vector(p + "post_ffw_norm.weight", count: d),
-                gate: Linear(weight: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardSize, columns: d)),
-                up: Linear(weight: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardSize, columns: d)),
-                down: Linear(weight: try w.matrix(p + "ffn_down.weight", rows: d, columns: c.feedForwardSize)))
+                gate: try w.linear(p + "ffn_gate", rows: c.feedForwardSize, columns: d),
+                up: try w.linear(p + "ffn_up", rows: c.feedForwardSize, columns: d),
+                down: try w.linear(p + "ffn_down", rows: d, columns: c.feedForwardSize))
         }
         head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
         rotaryLocal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBaseLocal, neox: true)

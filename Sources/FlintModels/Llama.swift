@@ -30,17 +30,14 @@ public final class Llama: CausalLM, @unchecked Sendable {
             let p = "blk.\(i)."
             return Block(
                 attnNorm: try w.vector(p + "attn_norm.weight", count: d),
-                q: Linear(weight: try w.matrix(p + "attn_q.weight", rows: qDim, columns: d),
-                          bias: try w.optionalVector(p + "attn_q.bias", count: qDim)),
-                k: Linear(weight: try w.matrix(p + "attn_k.weight", rows: kvDim, columns: d),
-                          bias: try w.optionalVector(p + "attn_k.bias", count: kvDim)),
-                v: Linear(weight: try w.matrix(p + "attn_v.weight", rows: kvDim, columns: d),
-                          bias: try w.optionalVector(p + "attn_v.bias", count: kvDim)),
-                o: Linear(weight: try w.matrix(p + "attn_output.weight", rows: d, columns: qDim)),
+                q: try w.linear(p + "attn_q", rows: qDim, columns: d),
+                k: try w.linear(p + "attn_k", rows: kvDim, columns: d),
+                v: try w.linear(p + "attn_v", rows: kvDim, columns: d),
+                o: try w.linear(p + "attn_output", rows: d, columns: qDim),
                 ffnNorm: try w.vector(p + "ffn_norm.weight", count: d),
-                gate: Linear(weight: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardSize, columns: d)),
-                up: Linear(weight: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardSize, columns: d)),
-                down: Linear(weight: try w.matrix(p + "ffn_down.weight", rows: d, columns: c.feedForwardSize)))
+                gate: try w.linear(p + "ffn_gate", rows: c.feedForwardSize, columns: d),
+                up: try w.linear(p + "ffn_up", rows: c.feedForwardSize, columns: d),
+                down: try w.linear(p + "ffn_down", rows: d, columns: c.feedForwardSize))
         }
         head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
         // GGUF stores Llama's Q/K permuted for adjacent-pair rotation; Qwen2 keeps NeoX halves.

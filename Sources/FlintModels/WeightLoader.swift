@@ -22,6 +22,12 @@ struct WeightLoader {
         return WeightMatrix(type: t.type, rows: rows, columns: columns, data: gguf.data(of: t), owner: gguf)
     }
 
+    /// A `Linear` layer: `<name>.weight`, plus `<name>.bias` when the file has one.
+    func linear(_ name: String, rows: Int, columns: Int) throws -> Linear {
+        Linear(weight: try matrix(name + ".weight", rows: rows, columns: columns),
+               bias: try optionalVector(name + ".bias", count: rows))
+    }
+
     /// A 1-D tensor (norm weights, biases) converted to floats.
     func vector(_ name: String, count: Int) throws -> [Float] {
         let t = try info(name)

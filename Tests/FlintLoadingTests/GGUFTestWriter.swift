@@ -1,3 +1,4 @@
+import FlintTestSupport
 import FlintLoading
 import FlintTensor
 
@@ -210,20 +211,3 @@ func parseGGUF(_ bytes: [UInt8]) throws -> GGUFHeader {
     try bytes.withUnsafeBytes { try GGUFHeader(bytes: $0) }
 }
 
-/// Small deterministic PRNG (SplitMix64) so failures are reproducible from the seed.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<n (n > 0); the modulo bias is irrelevant here.
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func inRange(_ r: Range<Int>) -> Int { r.lowerBound + below(r.count) }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import FlintTestSupport
 import XCTest
 import FlintLoading
 import FlintTokenizers
@@ -10,7 +11,7 @@ final class GoldenTokenizerTests: XCTestCase {
     func testQwen25Coder() throws { try check(key: "qwen2.5-coder-0.5b-instruct", name: "qwen2.5-coder-0.5b-instruct") }
 
     private func check(key: String, name: String) throws {
-        let references = try ReferenceFixtures.load()
+        let references = try Golden.load()
         let reference = try XCTUnwrap(references[key], "fixture has no entry \(key)")
         guard let tokenizer = TokenizerStore.shared.tokenizer(name) else { return }
         XCTAssertEqual(tokenizer.addBOS, reference.gguf_add_bos_token, "\(name): add_bos_token")

@@ -1,11 +1,12 @@
 import Foundation
+import FlintTestSupport
 import XCTest
 import FlintLoading
 import FlintTokenizers
 
 /// Behaviour on the real catalog vocabularies beyond the reference cases.
 final class TokenizerBehaviourTests: XCTestCase {
-    static let names = ReferenceFixtures.models.map(\.name)
+    static let names = Golden.models.map(\.catalogName)
 
     private func eachTokenizer(_ body: (String, Tokenizer) throws -> Void) rethrows {
         for name in Self.names {
@@ -207,15 +208,3 @@ final class TokenizerBehaviourTests: XCTestCase {
     }
 }
 
-/// Deterministic pseudo-random numbers for reproducible fuzzing.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

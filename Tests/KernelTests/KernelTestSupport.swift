@@ -1,4 +1,5 @@
 import CFlintKernels
+import FlintTestSupport
 import XCTest
 
 /// Weight types with a dot product, and the activation formats.
@@ -33,24 +34,12 @@ func typeName(_ t: Int32) -> String {
 
 func blockElems(_ t: Int32) -> Int { Int(flint_type_block_elems(t)) }
 
-/// Deterministic generator (SplitMix64) so failures are reproducible.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func cosData(_ n: Int, offset: Float) -> [Float] {
     (0..<n).map { 0.1 + 2 * cos(Float($0) + offset) }
 }
 
-func randomData(_ n: Int, _ rng: inout SplitMix) -> [Float] {
+func randomData(_ n: Int, _ rng: inout SplitMix64) -> [Float] {
     (0..<n).map { _ in Float.random(in: -1...1, using: &rng) * (1 + Float.random(in: 0...3, using: &rng)) }
 }
 

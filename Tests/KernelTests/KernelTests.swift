@@ -1,3 +1,4 @@
+import FlintTestSupport
 import CFlintKernels
 import XCTest
 
@@ -71,7 +72,7 @@ final class HalfConversionTests: XCTestCase {
     }
 
     func testFP16RoundingMatchesSwift() {
-        var rng = SplitMix(seed: 1)
+        var rng = SplitMix64(seed: 1)
         for _ in 0..<200_000 {
             let f = Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng))
             if f.isNaN { continue }
@@ -136,7 +137,7 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testRoundTripRandomAndEdgeData() {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for t in allTypes {
             let be = blockElems(t) == 1 ? 32 : blockElems(t)
             for nb in [1, 3, 7] {
@@ -157,7 +158,7 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testQ8ActivationSums() {
-        var rng = SplitMix(seed: 3)
+        var rng = SplitMix64(seed: 3)
         let x = randomData(256 * 3, &rng)
         let q81 = quantize(Int32(FLINT_TYPE_Q8_1.rawValue), x)
         for b in 0..<(x.count / 32) {
@@ -185,7 +186,7 @@ final class QuantizationTests: XCTestCase {
 final class VecDotTests: XCTestCase {
     /// vec_dot agrees with the dot of the dequantized vectors (weights and activations).
     func testAgainstDequantized() {
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         for isa in ["scalar"] + simdISAs() {
             withISA(isa) {
                 for t in weightTypes {
@@ -235,7 +236,7 @@ final class VecDotTests: XCTestCase {
 
     /// The activation formats dotted with themselves (scalar path only has them for all ISAs).
     func testActivationSelfDot() {
-        var rng = SplitMix(seed: 5)
+        var rng = SplitMix64(seed: 5)
         for t in [Int32(FLINT_TYPE_Q8_1.rawValue), Int32(FLINT_TYPE_Q8_K.rawValue)] {
             let n = 256 * 3
             let a = quantize(t, randomData(n, &rng)), b = quantize(t, randomData(n, &rng))
@@ -246,7 +247,7 @@ final class VecDotTests: XCTestCase {
 
     /// Each SIMD path equals the scalar reference within float-rounding tolerance.
     func testSIMDMatchesScalar() {
-        var rng = SplitMix(seed: 21)
+        var rng = SplitMix64(seed: 21)
         for isa in simdISAs() {
             for t in weightTypes {
                 let xt = flint_vec_dot_type(t)
@@ -272,7 +273,7 @@ final class GemmTests: XCTestCase {
         let w: [UInt8], x: [UInt8], wStride: Int, xStride: Int
     }
 
-    func makeProblem(_ t: Int32, blocks: Int, rows: Int, m: Int, _ rng: inout SplitMix, pad: Int = 0) -> Problem {
+    func makeProblem(_ t: Int32, blocks: Int, rows: Int, m: Int, _ rng: inout SplitMix64, pad: Int = 0) -> Problem {
         let xt = flint_vec_dot_type(t)
         let be = max(blockElems(t), blockElems(xt), blockElems(t) == 1 ? 8 : 1)
         let k = be * blocks + (blockElems(t) == 1 ? 3 : 0)  // float types also get a ragged tail
@@ -293,7 +294,7 @@ final class GemmTests: XCTestCase {
     /// gemm equals a loop of vec_dot (bit for bit) for m in 1...37 and arbitrary row ranges,
     /// and leaves the entries outside [r0, r1) untouched.
     func testGemmEqualsVecDotLoop() {
-        var rng = SplitMix(seed: 31)
+        var rng = SplitMix64(seed: 31)
         for isa in ["scalar"] + simdISAs() {
             withISA(isa) {
                 for t in weightTypes {
@@ -318,7 +319,7 @@ final class GemmTests: XCTestCase {
 
     /// Row results do not depend on how many activation rows share the call (batch invariance).
     func testBatchInvariance() {
-        var rng = SplitMix(seed: 41)
+        var rng = SplitMix64(seed: 41)
         for isa in ["scalar"] + simdISAs() {
             withISA(isa) {
                 for t in weightTypes {
@@ -340,7 +341,7 @@ final class GemmTests: XCTestCase {
 
     /// Each SIMD gemm equals the scalar gemm within float-rounding tolerance.
     func testSIMDGemmMatchesScalar() {
-        var rng = SplitMix(seed: 51)
+        var rng = SplitMix64(seed: 51)
         for isa in simdISAs() {
             for t in weightTypes {
                 for blocks in [1, 3, 7, 33] {
