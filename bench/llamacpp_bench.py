@@ -1,40 +1,56 @@
-"""Times llama.cpp (through llama-cpp-python) the way `flint bench` times Flint:
-prompt processing of P random tokens and generation of N tokens one at a time,
-mean and standard deviation over repetitions. Prints one JSON array."""
+"""Times llama.cpp through llama-cpp-python's low-level API (no Python-side logits
+copies), the way `flint bench` times Flint: prompt processing of P random tokens in
+one batch and generation of N tokens one at a time, mean and standard deviation over
+repetitions. Prints one JSON array with llama-bench's field names."""
+import ctypes
 import json
 import random
 import statistics
 import sys
 import time
 
-from llama_cpp import Llama
+import llama_cpp as L
 
 
 def main():
     path, threads, p, n, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    llm = Llama(model_path=path, n_ctx=max(512, p + n + 16), n_batch=512, n_ubatch=512,
-                n_threads=threads, n_threads_batch=threads, verbose=False)
-    vocab = llm.n_vocab()
+    _quiet = L.llama_log_callback(lambda level, text, data: None)
+    L.llama_log_set(_quiet, ctypes.c_void_p(0))
+    L.llama_backend_init()
+    model = L.llama_model_load_from_file(path.encode(), L.llama_model_default_params())
+    cp = L.llama_context_default_params()
+    cp.n_ctx = max(512, p + n + 16)
+    cp.n_batch = cp.n_ubatch = max(512, p)
+    cp.n_threads = cp.n_threads_batch = threads
+    ctx = L.llama_init_from_model(model, cp)
+    vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
+    memory = L.llama_get_memory(ctx)
     rng = random.Random(1)
     prompt = [rng.randrange(vocab) for _ in range(p)]
+
+    def decode(tokens):
+        arr = (L.llama_token * len(tokens))(*tokens)
+        if L.llama_decode(ctx, L.llama_batch_get_one(arr, len(tokens))) != 0:
+            raise RuntimeError("llama_decode failed")
+
     results = []
     if p > 0:
+        decode(prompt[:16])  # warm-up
         samples = []
-        llm.reset(); llm.eval(prompt[:16])  # warm-up
         for _ in range(reps):
-            llm.reset()
+            L.llama_memory_clear(memory, True)
             t = time.perf_counter()
-            llm.eval(prompt)
+            decode(prompt)
             samples.append(p / (time.perf_counter() - t))
         results.append(("pp%d" % p, p, 0, samples))
     if n > 0:
         samples = []
         for _ in range(reps):
-            llm.reset()
-            llm.eval([prompt[0]])
+            L.llama_memory_clear(memory, True)
+            decode([prompt[0] if prompt else 1])
             t = time.perf_counter()
             for _ in range(n):
-                llm.eval([rng.randrange(vocab)])
+                decode([rng.randrange(vocab)])
             samples.append(n / (time.perf_counter() - t))
         results.append(("tg%d" % n, 0, n, samples))
     print(json.dumps([{"test": name, "n_prompt": np_, "n_gen": ng, "n_threads": threads,

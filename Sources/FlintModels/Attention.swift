@@ -37,7 +37,9 @@ struct PagedAttention {
             batch.rowSequence.withUnsafeBufferPointer { rowSeq in
                 context.pool.run { index, total in
                     let scratch = context.attentionScratch[index].floats(maxPosition + 1)
-                    for item in ThreadPool.chunk(items, index, total) {
+                    // Interleaved, not contiguous: causal rows get heavier towards the end
+                    // of a prompt, and striding keeps the threads evenly loaded.
+                    for item in stride(from: index, to: items, by: total) {
                         let r = item / heads, h = item % heads
                         let seq = batch.sequences[Int(rowSeq[r])]
                         seq.blockTable.withUnsafeBufferPointer { table in
