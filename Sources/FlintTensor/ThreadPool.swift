@@ -1,3 +1,4 @@
+import CFlintKernels
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -126,9 +127,4 @@ private final class WorkerStart {
 }
 
 @inline(__always)
-func spinPause() {
-    #if arch(x86_64)
-    // `pause` is not exposed to Swift; a compiler barrier-like no-op keeps the loop honest.
-    _ = 0
-    #endif
-}
+func spinPause() { flint_cpu_relax() }

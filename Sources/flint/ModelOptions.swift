@@ -22,11 +22,6 @@ struct ModelOptions: ParsableArguments {
 }
 
 /// Errors reach the user as one line on stderr and exit status 1, not a stack trace.
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ error: Error) { description = "\(error)" }
-}
-
 func runReportingErrors(_ body: () throws -> Void) throws {
     do { try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))

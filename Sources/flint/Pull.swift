@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FlintLoading
 
 struct Pull: ParsableCommand {
@@ -23,4 +24,3 @@ struct Pull: ParsableCommand {
     }
 }
 
-import Foundation

@@ -1,3 +1,4 @@
 // Umbrella header of the CFlintKernels module.
 #include "flint_kernels.h"
 #include "flint_attention.h"
+#include "flint_cpu.h"
