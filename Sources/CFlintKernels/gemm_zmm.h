@@ -23,8 +23,108 @@ FL_INLINE float z_finish(__m256 v, float s) { fl_acc a; a.v = v; a.s = s; return
 
 #define ZNM 8
 
+// Prepped weights of one 4-row group and block, shared by all activation tiles (m > ZNM).
+typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
+
+#define ZGENB(NAME, WB, XB, HAS_MIN)                                                                       \
+    FL_INLINE void NAME##_zprep(int64_t nb, const uint8_t *w, size_t ws, z_wblk *pw) {                   \
+        for (int64_t b = 0; b < nb; b++)                                                                  \
+            for (int p = 0; p < 2; p++) {                                                                 \
+                NAME##_w w0, w1;                                                                          \
+                NAME##_prep(&w0, (const WB *)(w + (size_t)(2 * p) * ws) + b);                             \
+                NAME##_prep(&w1, (const WB *)(w + (size_t)(2 * p + 1) * ws) + b);                         \
+                pw[b].dw[p] = z_pairf(w0.d, w1.d);                                                        \
+                const __m512i q = z_pair(w0.q, w1.q);                                                     \
+                if (HAS_MIN) {                                                                            \
+                    pw[b].q[p] = q;                                                                       \
+                    pw[b].mw[p] = z_pairf(FL_ZMIN(w0), FL_ZMIN(w1));                                      \
+                } else {                                                                                  \
+                    pw[b].q[p] = _mm512_abs_epi8(q);                                                      \
+                    pw[b].neg[p] = _mm512_movepi8_mask(q);                                                \
+                }                                                                                         \
+            }                                                                                             \
+    }                                                                                                     \
+    FL_INLINE void NAME##_ztileb(const int nm, int64_t nb, const z_wblk *pw, const uint8_t *x,           \
+                                 size_t xs, const float *dx, const float *sx, float *y, int64_t ldy) {     \
+        __m512 acc[2][ZNM], accs[2];                                                                      \
+        for (int p = 0; p < 2; p++) {                                                                     \
+            accs[p] = _mm512_setzero_ps();                                                                \
+            for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
+        }                                                                                                 \
+        for (int64_t b = 0; b < nb; b++) {                                                                \
+            if (HAS_MIN) {                                                                                \
+                const __m512 sxb = _mm512_broadcast_f32x8(_mm256_loadu_ps(sx + b * ZNM));                 \
+                for (int p = 0; p < 2; p++) accs[p] = _mm512_fmadd_ps(pw[b].mw[p], sxb, accs[p]);        \
+            }                                                                                             \
+            for (int i = 0; i < nm; i++) {                                                                \
+                const XB *xb = (const XB *)(x + (size_t)i * xs) + b;                                      \
+                const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb->qs));  \
+                const __m512 dxi = _mm512_set1_ps(dx[b * ZNM + i]);                                       \
+                for (int p = 0; p < 2; p++) {                                                             \
+                    __m512i pz;                                                                           \
+                    if (HAS_MIN) pz = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw[b].q[p], xv);       \
+                    else pz = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw[b].q[p],                    \
+                                                  _mm512_mask_sub_epi8(xv, pw[b].neg[p], _mm512_setzero_si512(), xv)); \
+                    acc[p][i] = _mm512_fmadd_ps(_mm512_mul_ps(pw[b].dw[p], dxi), _mm512_cvtepi32_ps(pz), acc[p][i]); \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (int p = 0; p < 2; p++) {                                                                     \
+            float s[16];                                                                                  \
+            _mm512_storeu_ps(s, accs[p]);                                                                 \
+            for (int i = 0; i < nm; i++) {                                                                \
+                y[i * ldy + 2 * p] = z_finish(_mm512_castps512_ps256(acc[p][i]), HAS_MIN ? s[i] : 0.f);   \
+                y[i * ldy + 2 * p + 1] = z_finish(_mm512_extractf32x8_ps(acc[p][i], 1), HAS_MIN ? s[8 + i] : 0.f); \
+            }                                                                                             \
+        }                                                                                                 \
+    }                                                                                                     \
+    /* m > ZNM: activation scales for all tiles, then per 4-row group one prep and all tiles */          \
+    static int NAME##_zgemm_big(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,        \
+                                const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {         \
+        const int64_t nt = (m + ZNM - 1) / ZNM;                                                           \
+        float *sc = (float *)malloc(sizeof(float) * 2 * ZNM * (size_t)(nb * nt));                        \
+        z_wblk *pw = (z_wblk *)aligned_alloc(64, sizeof(z_wblk) * (size_t)nb);                          \
+        if (!sc || !pw) { free(sc); free(pw); return 0; }                                                 \
+        for (int64_t t = 0; t < nt; t++) {                                                                \
+            float *dx = sc + 2 * ZNM * nb * t, *sx = dx + ZNM * nb;                                       \
+            const int64_t i0 = t * ZNM;                                                                   \
+            for (int64_t b = 0; b < nb; b++)                                                              \
+                for (int i = 0; i < ZNM; i++) {                                                           \
+                    const int ok = i0 + i < m;                                                            \
+                    const XB *xb = (const XB *)(X + (size_t)(ok ? i0 + i : 0) * xs) + b;                  \
+                    dx[b * ZNM + i] = ok ? h2f(xb->d) : 0.f;                                              \
+                    sx[b * ZNM + i] = ok ? FL_ZXS(xb) : 0.f;                                              \
+                }                                                                                         \
+        }                                                                                                 \
+        for (int64_t r = r0; r < r4; r += 4) {                                                            \
+            NAME##_zprep(nb, W + (size_t)r * ws, ws, pw);                                                 \
+            for (int64_t t = 0; t < nt; t++) {                                                            \
+                const float *dx = sc + 2 * ZNM * nb * t, *sx = dx + ZNM * nb;                             \
+                const int64_t i0 = t * ZNM;                                                               \
+                const int nm = (int)(m - i0 < ZNM ? m - i0 : ZNM);                                        \
+                const uint8_t *xt = X + (size_t)i0 * xs;                                                  \
+                float *yt = y + i0 * ldy + r;                                                             \
+                switch (nm) {                                                                             \
+                case 1: NAME##_ztileb(1, nb, pw, xt, xs, dx, sx, yt, ldy); break;                         \
+                case 2: NAME##_ztileb(2, nb, pw, xt, xs, dx, sx, yt, ldy); break;                         \
+                case 3: NAME##_ztileb(3, nb, pw, xt, xs, dx, sx, yt, ldy); break;                         \
+                case 4: NAME##_ztileb(4, nb, pw, xt, xs, dx, sx, yt, ldy); break;                         \
+                case 5: NAME##_ztileb(5, nb, pw, xt, xs, dx, sx, yt, ldy); break;                         \
+                case 6: NAME##_ztileb(6, nb, pw, xt, xs, dx, sx, yt, ldy); break;                         \
+                case 7: NAME##_ztileb(7, nb, pw, xt, xs, dx, sx, yt, ldy); break;                         \
+                default: NAME##_ztileb(8, nb, pw, xt, xs, dx, sx, yt, ldy); break;                        \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        free(sc);                                                                                         \
+        free(pw);                                                                                         \
+        return 1;                                                                                         \
+    }
+
+
 // HAS_MIN: 1 for the unsigned-with-min types against Q8_1 (acc.s term), 0 for the signed types.
 #define ZGEN(NAME, WB, XB, HAS_MIN)                                                                        \
+    ZGENB(NAME, WB, XB, HAS_MIN)                                                                          \
     FL_INLINE void NAME##_ztile(const int nm, int64_t nb, const uint8_t *w, size_t ws, const uint8_t *x,  \
                                 size_t xs, const float *dx, const float *sx, float *y, int64_t ldy) {      \
         __m512 acc[2][ZNM], accs[2];                                                                      \
@@ -79,6 +179,7 @@ FL_INLINE float z_finish(__m256 v, float s) { fl_acc a; a.v = v; a.s = s; return
         const int64_t nb = k / 32;                                                                        \
         if (HAS_MIN && m == 1) { NAME##_gemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }              \
         const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                                        \
+        if (r4 > r0 && m > ZNM && NAME##_zgemm_big(nb, W, ws, r0, r4, X, xs, m, y, ldy)) r0 = r4;         \
         if (r4 > r0) {                                                                                    \
             float stackbuf[2 * ZNM * 256];                                                                \
             float *buf = nb <= 256 ? stackbuf : (float *)malloc(sizeof(float) * 2 * ZNM * (size_t)nb);    \
