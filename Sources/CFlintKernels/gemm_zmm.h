@@ -213,12 +213,62 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
         for (int64_t r = r4; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
     }
 
+
+// Q4_1 x Q8_1, m == 1: 4 weight rows per step, two per zmm. The 4 rows' (d, m) halves are
+// converted together; lane r of the scale vector is the same product d_w * d_x, the min term
+// fmadd(m_w, s_x, acc.s) runs in lane 2r+1 of an 8-lane vector.
+static void q4_1_zgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4, const uint8_t *X,
+                       float *y) {
+    const block_q8_1 *xb = (const block_q8_1 *)X;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m512i lanes = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m512i sel01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i sel23 = _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6);
+    for (int64_t r = r0; r < r4; r += 4) {
+        const block_q4_1 *w0 = (const block_q4_1 *)(W + (size_t)r * ws), *w1 = (const block_q4_1 *)((const uint8_t *)w0 + ws),
+                         *w2 = (const block_q4_1 *)((const uint8_t *)w1 + ws), *w3 = (const block_q4_1 *)((const uint8_t *)w2 + ws);
+        __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();
+        __m256 s8 = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            uint32_t h0, h1, h2, h3;  // d and m halves of each row's block
+            memcpy(&h0, &w0[b], 4); memcpy(&h1, &w1[b], 4); memcpy(&h2, &w2[b], 4); memcpy(&h3, &w3[b], 4);
+            const __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32((int)h0, (int)h1, (int)h2, (int)h3));
+            const __m256 dmx = _mm256_mul_ps(dm, _mm256_set1_ps(h2f(xb[b].d)));
+            s8 = _mm256_fmadd_ps(dm, _mm256_set1_ps(h2f(xb[b].s)), s8);
+            const __m512 dmx5 = _mm512_castps256_ps512(dmx);
+            const __m256i t01 = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)w1[b].qs), _mm_loadu_si128((const __m128i *)w0[b].qs));
+            const __m256i t23 = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)w3[b].qs), _mm_loadu_si128((const __m128i *)w2[b].qs));
+            const __m512i q01 = _mm512_permutex2var_epi64(_mm512_castsi256_si512(_mm256_and_si256(t01, m4)), lanes,
+                                                         _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(t01, 4), m4)));
+            const __m512i q23 = _mm512_permutex2var_epi64(_mm512_castsi256_si512(_mm256_and_si256(t23, m4)), lanes,
+                                                         _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(t23, 4), m4)));
+            const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb[b].qs));
+            a01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel01, dmx5), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, xv)), a01);
+            a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel23, dmx5), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, xv)), a23);
+        }
+        float s[8];
+        _mm256_storeu_ps(s, s8);
+        y[r] = z_finish(_mm512_castps512_ps256(a01), s[1]);
+        y[r + 1] = z_finish(_mm512_extractf32x8_ps(a01, 1), s[3]);
+        y[r + 2] = z_finish(_mm512_castps512_ps256(a23), s[5]);
+        y[r + 3] = z_finish(_mm512_extractf32x8_ps(a23, 1), s[7]);
+    }
+}
+
 #define FL_ZMIN(wv) ((wv).m)
 #define FL_ZXS(xb) h2f((xb)->s)
 ZGEN(q4_1, block_q4_1, block_q8_1, 1)
 ZGEN(q5_1, block_q5_1, block_q8_1, 1)
 #undef FL_ZMIN
 #undef FL_ZXS
+
+static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
+                          size_t xs, int64_t m, float *y, int64_t ldy) {
+    if (m != 1 || k % 32) { q4_1_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }
+    const int64_t r4 = r0 + (r1 - r0) / 4 * 4;
+    q4_1_zgemv(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, y);
+    for (int64_t r = r4; r < r1; r++) q4_1_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, 1, y + r, ldy);
+}
 #define FL_ZMIN(wv) 0.f
 #define FL_ZXS(xb) 0.f
 ZGEN(q8_0, block_q8_0, block_q8_0, 0)
