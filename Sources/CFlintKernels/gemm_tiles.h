@@ -18,6 +18,7 @@
 // the 1x1 tile.
 #ifndef FLINT_GEMM_TILES_H
 #define FLINT_GEMM_TILES_H
+#include <stdlib.h>
 // GEN(NAME, weight block, activation block, elements per block, has scalar tail, tile width TM)
 // Tiles are 4 weight rows x TM activation rows (TM chosen per ISA to fit the register file);
 // the tile shape never changes the per-pair arithmetic.
@@ -58,10 +59,41 @@
         default: break;                                                                              \
         }                                                                                            \
     }                                                                                                \
+    /* Same tile with the 4 rows' prepped blocks read from pw[b * 4 + r] (quantized types only). */ \
+    FL_INLINE void NAME##_tileb(const int nm, int64_t nb, const NAME##_w *pw, const uint8_t *x,      \
+                                size_t xs, float *y, int64_t ldy) {                                  \
+        fl_acc acc[4][4];                                                                            \
+        for (int r = 0; r < 4; r++)                                                                  \
+            for (int i = 0; i < nm; i++) acc[r][i] = acc_zero();                                     \
+        for (int64_t b = 0; b < nb; b++)                                                             \
+            for (int r = 0; r < 4; r++)                                                              \
+                for (int i = 0; i < nm; i++) NAME##_step(&acc[r][i], &pw[b * 4 + r], (const XB *)(x + (size_t)i * xs) + b); \
+        for (int r = 0; r < 4; r++)                                                                  \
+            for (int i = 0; i < nm; i++) y[i * ldy + r] = acc_finish(acc[r][i]);                     \
+    }                                                                                                \
     static void NAME##_gemm(int64_t k, const void *w, size_t ws, int64_t r0, int64_t r1,             \
                             const void *x, size_t xs, int64_t m, float *y, int64_t ldy) {            \
         const uint8_t *W = (const uint8_t *)w, *X = (const uint8_t *)x;                              \
         int64_t r = r0;                                                                              \
+        /* m > TM, quantized: prep each 4-row group once, then stream all activation tiles over it */ \
+        const int64_t nb = k / (QK);                                                                 \
+        NAME##_w *pw = (!(TAIL) && m > (TM) && r + 4 <= r1 && nb > 0)                                \
+            ? (NAME##_w *)aligned_alloc(64, ((sizeof(NAME##_w) * 4 * (size_t)nb + 63) / 64) * 64) : NULL; \
+        if (pw) {                                                                                    \
+            for (; r + 4 <= r1; r += 4) {                                                            \
+                for (int64_t b = 0; b < nb; b++)                                                     \
+                    for (int q = 0; q < 4; q++) NAME##_prep(&pw[b * 4 + q], (const WB *)(W + (size_t)(r + q) * ws) + b); \
+                int64_t i = 0;                                                                       \
+                for (; i + (TM) <= m; i += (TM)) NAME##_tileb((TM), nb, pw, X + i * xs, xs, y + i * ldy + r, ldy); \
+                switch (m - i) {                                                                     \
+                case 1: NAME##_tileb(1, nb, pw, X + i * xs, xs, y + i * ldy + r, ldy); break;        \
+                case 2: NAME##_tileb(2, nb, pw, X + i * xs, xs, y + i * ldy + r, ldy); break;        \
+                case 3: NAME##_tileb(3, nb, pw, X + i * xs, xs, y + i * ldy + r, ldy); break;        \
+                default: break;                                                                      \
+                }                                                                                    \
+            }                                                                                        \
+            free(pw);                                                                                \
+        }                                                                                            \
         for (; r + 4 <= r1; r += 4) NAME##_rows(4, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
         for (; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy);         \
     }

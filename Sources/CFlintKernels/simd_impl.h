@@ -7,6 +7,7 @@
 // is updated by exactly the same sequence of operations (prep of the weight block, then
 // step) in whichever tile shape it is computed; vec_dot is the 1x1 tile.
 #include <immintrin.h>
+#include <stdlib.h>
 #include "blocks.h"
 
 #define FL_INLINE static inline __attribute__((always_inline))
@@ -248,6 +249,10 @@ GEN(q4_K, block_q4_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q5_K, block_q5_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q6_K, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 
+#if FL_VNNI
+#include "gemm_zmm.h"
+#endif
+
 void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     t->name = FL_ISA_NAME;
 #define SET(T, NAME) t->k[T] = (fl_kernel){NAME##_vec_dot, NAME##_gemm}
@@ -263,4 +268,12 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     SET(FLINT_TYPE_Q5_K, q5_K);
     SET(FLINT_TYPE_Q6_K, q6_K);
 #undef SET
+#if FL_VNNI
+    // 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h); vec_dot stays the 1x1 tile.
+    t->k[FLINT_TYPE_Q4_0].gemm = q4_0_zgemm;
+    t->k[FLINT_TYPE_Q4_1].gemm = q4_1_zgemm_mv;
+    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_zgemm;
+    t->k[FLINT_TYPE_Q5_1].gemm = q5_1_zgemm;
+    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_zgemm;
+#endif
 }

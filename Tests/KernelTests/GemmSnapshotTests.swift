@@ -1,0 +1,79 @@
+import CFlintKernels
+import FlintTestSupport
+import XCTest
+
+/// Guards the optimised gemm tiles: for every ISA, type, m (incl. 256) and row range, each
+/// (weight row, activation row) result is bit-identical to flint_vec_dot (the unchanged 1x1
+/// tile), and vec_dot itself matches a recorded snapshot of the pre-optimisation outputs.
+final class GemmSnapshotTests: XCTestCase {
+    struct Prob { let t: Int32; let k: Int; let w: [UInt8]; let x: [UInt8]; let ws: Int; let xs: Int }
+
+    func make(_ t: Int32, blocks: Int, rows: Int, m: Int, pad: Int, _ rng: inout SplitMix64) -> Prob {
+        let xt = flint_vec_dot_type(t)
+        let be = max(blockElems(t), blockElems(xt), blockElems(t) == 1 ? 8 : 1)
+        let k = be * blocks + (blockElems(t) == 1 ? 5 : 0)
+        let wRow = flint_row_bytes(t, Int64(k)), xRow = flint_row_bytes(xt, Int64(k))
+        let ws = wRow + pad, xs = xRow + pad
+        var w = [UInt8](repeating: 0, count: ws * rows), x = [UInt8](repeating: 0, count: xs * m)
+        for r in 0..<rows { w.replaceSubrange(r * ws..<(r * ws + wRow), with: quantize(t, randomData(k, &rng))) }
+        for i in 0..<m { x.replaceSubrange(i * xs..<(i * xs + xRow), with: quantize(xt, randomData(k, &rng))) }
+        return Prob(t: t, k: k, w: w, x: x, ws: ws, xs: xs)
+    }
+
+    func testGemmBitIdenticalToVecDotAllShapes() {
+        let rows = 19, mMax = 256
+        for isa in ["scalar"] + simdISAs() {
+            var rng = SplitMix64(seed: 7)
+            withISA(isa) {
+                for t in weightTypes {
+                    let blocks = blockElems(t) == QK_K_ELEMS ? 3 : (blockElems(t) == 1 ? 9 : 19)
+                    let p = make(t, blocks: blocks, rows: rows, m: mMax, pad: Int(t) % 2 * 4, &rng)
+                    // reference: vec_dot for every pair
+                    var ref = [Float](repeating: 0, count: rows * mMax)
+                    for i in 0..<mMax { for r in 0..<rows {
+                        ref[i * rows + r] = vecDot(t, p.k, p.w, p.x, wOffset: r * p.ws, xOffset: i * p.xs)
+                    } }
+                    for m in [1, 2, 3, 5, 8, 17, 64, 256] {
+                        for (r0, r1) in [(0, rows), (1, 18), (3, 11), (5, 6), (2, 4), (7, 16)] {
+                            var y = [Float](repeating: .nan, count: rows * m)
+                            p.w.withUnsafeBytes { wb in p.x.withUnsafeBytes { xb in y.withUnsafeMutableBufferPointer { yb in
+                                flint_gemm(t, Int64(p.k), wb.baseAddress, p.ws, Int64(r0), Int64(r1),
+                                           xb.baseAddress, p.xs, Int64(m), yb.baseAddress, Int64(rows))
+                            } } }
+                            var bad = 0
+                            for i in 0..<m { for r in 0..<rows {
+                                let v = y[i * rows + r]
+                                if r < r0 || r >= r1 { if !v.isNaN { bad += 1 }; continue }
+                                if v.bitPattern != ref[i * rows + r].bitPattern { bad += 1 }
+                            } }
+                            XCTAssertEqual(bad, 0, "\(isa) \(typeName(t)) m \(m) rows \(r0)..<\(r1)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// vec_dot outputs hashed per ISA: recorded from the code before the gemm optimisation.
+    func testVecDotSnapshot() {
+        let expected: [String: UInt64] = ["scalar": 3400569531518701974, "avx2": 340032268938219336, "avx512vnni": 340032268938219336]
+        for isa in ["scalar"] + simdISAs() {
+            var rng = SplitMix64(seed: 99)
+            var h: UInt64 = 0xcbf29ce484222325
+            withISA(isa) {
+                for t in weightTypes {
+                    let blocks = blockElems(t) == QK_K_ELEMS ? 3 : (blockElems(t) == 1 ? 9 : 19)
+                    let p = make(t, blocks: blocks, rows: 5, m: 7, pad: 0, &rng)
+                    for i in 0..<7 { for r in 0..<5 {
+                        let v = vecDot(t, p.k, p.w, p.x, wOffset: r * p.ws, xOffset: i * p.xs)
+                        h = (h ^ UInt64(v.bitPattern)) &* 0x100000001b3
+                    } }
+                }
+            }
+            print("SNAPSHOT \(isa) \(h)")
+            if let e = expected[isa] { XCTAssertEqual(h, e, "\(isa) vec_dot snapshot changed") }
+        }
+    }
+}
+
+private let QK_K_ELEMS = 256
