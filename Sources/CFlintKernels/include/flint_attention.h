@@ -35,6 +35,9 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
                            int32_t head_begin, int32_t head_end,
                            float *out, int64_t out_stride, float *scratch);
 
+/// Forces the scalar attention path (1) or the best detected one (0); for tests.
+void flint_attention_force_scalar(int on);
+
 #ifdef __cplusplus
 }
 #endif
