@@ -1,6 +1,7 @@
 // Reference quantizers for every supported type (weights and activation formats).
 #include <math.h>
 #include "blocks.h"
+#include "quantize_simd.h"
 
 static inline int nearest_int(float f) {  // round to nearest even, |f| < 2^22
     float v = f + 12582912.f;
@@ -252,6 +253,14 @@ static void q_q6_K(const float *x, block_q6_K *y, int64_t nb) {
     }
 }
 
+static int simd_quantizers = -1;
+
+/// The vectorized quantizers follow the kernel table: scalar when it is forced.
+static int use_simd_quantizers(void) {
+    if (simd_quantizers < 0) simd_quantizers = fl_quantize_avx2_available();
+    return simd_quantizers && strcmp(fl_current_table()->name, "scalar") != 0;
+}
+
 void flint_quantize_row(int type, const float *src, void *dst, int64_t n) {
     const int64_t be = flint_type_block_elems(type);
     if (be == 0 || n <= 0) return;
@@ -264,8 +273,8 @@ void flint_quantize_row(int type, const float *src, void *dst, int64_t n) {
     case FLINT_TYPE_Q4_1: q_q4_1(src, dst, nb); break;
     case FLINT_TYPE_Q5_0: q_q5_0(src, dst, nb); break;
     case FLINT_TYPE_Q5_1: q_q5_1(src, dst, nb); break;
-    case FLINT_TYPE_Q8_0: q_q8_0(src, dst, nb); break;
-    case FLINT_TYPE_Q8_1: q_q8_1(src, dst, nb); break;
+    case FLINT_TYPE_Q8_0: use_simd_quantizers() ? fl_quantize_q8_0_avx2(src, dst, nb) : q_q8_0(src, dst, nb); break;
+    case FLINT_TYPE_Q8_1: use_simd_quantizers() ? fl_quantize_q8_1_avx2(src, dst, nb) : q_q8_1(src, dst, nb); break;
     case FLINT_TYPE_Q4_K: q_q4_K(src, dst, nb); break;
     case FLINT_TYPE_Q5_K: q_q5_K(src, dst, nb); break;
     case FLINT_TYPE_Q6_K: q_q6_K(src, dst, nb); break;

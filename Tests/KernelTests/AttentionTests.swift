@@ -53,3 +53,27 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(out, v.map { flint_fp16_to_fp32($0) })
     }
 }
+
+/// The vectorized Q8_0/Q8_1 activation quantizers write the same bytes as the scalar ones.
+final class ActivationQuantizerTests: XCTestCase {
+    func testSimdQuantizersMatchScalarBytes() {
+        var rng = SplitMix64(seed: 5)
+        for type in [FLINT_TYPE_Q8_0, FLINT_TYPE_Q8_1] {
+            for blocks in [1, 3, 28, 152] {
+                let n = blocks * 32
+                var x = (0..<n).map { _ in (Float(rng.next() >> 40) / Float(1 << 24) - 0.5) * 40 }
+                // Exact ties, zero blocks and huge values exercise rounding and the zero scale.
+                for i in stride(from: 0, to: n, by: 7) { x[i] = Float(i % 5) - 2.5 }
+                if blocks > 1 { for i in 32..<64 { x[i] = 0 } }
+                x[n - 1] = 3e4
+                let bytes = Int(flint_row_bytes(Int32(type.rawValue), Int64(n)))
+                var scalar = [UInt8](repeating: 0, count: bytes), simd = [UInt8](repeating: 0, count: bytes)
+                flint_kernels_force_scalar(1)
+                flint_quantize_row(Int32(type.rawValue), x, &scalar, Int64(n))
+                flint_kernels_force_scalar(0)
+                flint_quantize_row(Int32(type.rawValue), x, &simd, Int64(n))
+                XCTAssertEqual(scalar, simd, "type \(type.rawValue), \(blocks) blocks")
+            }
+        }
+    }
+}

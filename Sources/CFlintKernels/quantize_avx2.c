@@ -1,0 +1,68 @@
+// AVX2 activation quantizers for Q8_0 / Q8_1. Same results as the scalar ones in
+// quantize.c, byte for byte: the block maximum is order independent, and
+// _mm256_round_ps to nearest is nearbyintf in the default rounding mode.
+#include "blocks.h"
+#include "quantize_simd.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define FL_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+FL_AVX2 static inline float block_amax(const __m256 v[4]) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1]));
+    m = _mm256_max_ps(m, _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/// Rounds 32 scaled floats to int8 (in order) and returns their sum.
+FL_AVX2 static inline int round_pack(const __m256 v[4], float id, int8_t *out) {
+    const __m256 idv = _mm256_set1_ps(id);
+    __m256i i[4];
+    for (int k = 0; k < 4; k++)
+        i[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], idv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i s = _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+    // packs work within 128-bit lanes; the permute restores element order.
+    const __m256i p16a = _mm256_packs_epi32(i[0], i[1]), p16b = _mm256_packs_epi32(i[2], i[3]);
+    const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)out, p8);
+    return _mm_cvtsi128_si32(s4);
+}
+
+FL_AVX2 void fl_quantize_q8_0_avx2(const float *x, block_q8_0 *y, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++, x += QK8_0) {
+        const __m256 v[4] = {_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8), _mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)};
+        const float amax = block_amax(v);
+        const float d = amax / 127.f, id = amax != 0.f ? 127.f / amax : 0.f;
+        y[b].d = FL_F2H(d);
+        round_pack(v, id, y[b].qs);
+    }
+}
+
+FL_AVX2 void fl_quantize_q8_1_avx2(const float *x, block_q8_1 *y, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++, x += QK8_1) {
+        const __m256 v[4] = {_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8), _mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24)};
+        const float amax = block_amax(v);
+        const float d = amax / 127.f, id = amax != 0.f ? 127.f / amax : 0.f;
+        y[b].d = FL_F2H(d);
+        const int sum = round_pack(v, id, y[b].qs);
+        y[b].s = FL_F2H((float)sum * d);
+    }
+}
+
+int fl_quantize_avx2_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#else
+int fl_quantize_avx2_available(void) { return 0; }
+void fl_quantize_q8_0_avx2(const float *x, block_q8_0 *y, int64_t nb) { (void)x; (void)y; (void)nb; }
+void fl_quantize_q8_1_avx2(const float *x, block_q8_1 *y, int64_t nb) { (void)x; (void)y; (void)nb; }
+#endif
