@@ -255,11 +255,195 @@ static void q4_1_zgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
     }
 }
 
+// Signed weights x Q8_0, m == 1: 4 weight rows per step, two per zmm. For each lane the
+// integer p equals that of step_s32 (vpdpbusd of |q| with y negated where q < 0, wrap
+// included); the scale is the same single product d_w * d_x; acc finish as acc_finish().
+// Q5_0: q = nib - 16 + 16 * bit, so q < 0 exactly where the qh bit is clear and there
+// |q| = 16 - nib, else |q| = nib: the sign mask is the complement of the 32-bit qh word.
+FL_INLINE void q5_0_zpair(const block_q5_0 *a, const block_q5_0 *b, __m512i *aq, __mmask64 *neg) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m512i lanes = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m256i t = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)a->qs));
+    const __m512i nib = _mm512_permutex2var_epi64(_mm512_castsi256_si512(_mm256_and_si256(t, m4)), lanes,
+                                                  _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(t, 4), m4)));
+    uint32_t ha, hb;
+    memcpy(&ha, a->qh, 4); memcpy(&hb, b->qh, 4);
+    const __mmask64 n = _cvtu64_mask64(~((uint64_t)ha | ((uint64_t)hb << 32)));
+    *aq = _mm512_mask_sub_epi8(nib, n, _mm512_set1_epi8(16), nib);
+    *neg = n;
+}
+FL_INLINE void q8_0_zpair(const block_q8_0 *a, const block_q8_0 *b, __m512i *aq, __mmask64 *neg) {
+    const __m512i q = z_pair(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_loadu_si256((const __m256i *)b->qs));
+    *aq = _mm512_abs_epi8(q);
+    *neg = _mm512_movepi8_mask(q);
+}
+
+// Signed weights x Q8_0, m > ZNM, offset form: q = u - OFF with u unsigned, and where no
+// activation byte is -128 (checked; else 0 is returned and the caller takes the sign path)
+// |q| * sign(y, q) summed over 4 bytes equals sum(q * y) = sum(u * y) - OFF * sum(y) exactly,
+// so p = vpdpbusd(-OFF * sum4(y), u, y) has each lane's int32 value of step_s32.
+FL_INLINE __m512i q5_0_zpair_u(const block_q5_0 *a, const block_q5_0 *b) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m512i lanes = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m256i t = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)a->qs));
+    const __m512i nib = _mm512_permutex2var_epi64(_mm512_castsi256_si512(_mm256_and_si256(t, m4)), lanes,
+                                                  _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(t, 4), m4)));
+    uint32_t ha, hb;
+    memcpy(&ha, a->qh, 4); memcpy(&hb, b->qh, 4);
+    return _mm512_mask_add_epi8(nib, _cvtu64_mask64((uint64_t)ha | ((uint64_t)hb << 32)), nib, _mm512_set1_epi8(16));
+}
+typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
+#define ZBIG_U(NAME, WB, OFF)                                                                              \
+    FL_INLINE void NAME##_ztileu(const int nm, int64_t nb, const z_ublk *pw, const uint8_t *x, size_t xs,  \
+                                 const float *dx, const __m256i *nc, float *y, int64_t ldy) {             \
+        __m512 acc[2][ZNM];                                                                               \
+        for (int p = 0; p < 2; p++)                                                                       \
+            for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
+        for (int64_t b = 0; b < nb; b++) {                                                                \
+            for (int i = 0; i < nm; i++) {                                                                \
+                const block_q8_0 *xb = (const block_q8_0 *)(x + (size_t)i * xs) + b;                      \
+                const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb->qs));  \
+                const __m512i c = _mm512_broadcast_i64x4(_mm256_load_si256(nc + b * ZNM + i));           \
+                const __m512 dxi = _mm512_set1_ps(dx[b * ZNM + i]);                                       \
+                for (int p = 0; p < 2; p++) {                                                             \
+                    const __m512i pz = _mm512_dpbusd_epi32(c, pw[b].u[p], xv);                            \
+                    acc[p][i] = _mm512_fmadd_ps(_mm512_mul_ps(pw[b].dw[p], dxi), _mm512_cvtepi32_ps(pz), acc[p][i]); \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (int p = 0; p < 2; p++)                                                                       \
+            for (int i = 0; i < nm; i++) {                                                                \
+                y[i * ldy + 2 * p] = z_finish(_mm512_castps512_ps256(acc[p][i]), 0.f);                    \
+                y[i * ldy + 2 * p + 1] = z_finish(_mm512_extractf32x8_ps(acc[p][i], 1), 0.f);             \
+            }                                                                                             \
+    }                                                                                                     \
+    static int NAME##_zbig_u(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,            \
+                             const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {             \
+        for (int64_t i = 0; i < m; i++)                                                                   \
+            for (int64_t b = 0; b < nb; b++) {                                                            \
+                const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)i * xs) + b;                      \
+                if (_mm256_cmpeq_epi8_mask(_mm256_loadu_si256((const __m256i *)xb->qs), _mm256_set1_epi8(-128))) \
+                    return 0;                                                                             \
+            }                                                                                             \
+        const int64_t nt = (m + ZNM - 1) / ZNM;                                                           \
+        if (nb * nt * ZNM * 32 > (512 << 10)) return 0; /* sum terms beyond L2: sign path measured faster */ \
+        float *sc = (float *)malloc(sizeof(float) * ZNM * (size_t)(nb * nt));                            \
+        __m256i *nc = (__m256i *)aligned_alloc(64, sizeof(__m256i) * ZNM * (size_t)(nb * nt));           \
+        z_ublk *pw = (z_ublk *)aligned_alloc(64, sizeof(z_ublk) * (size_t)nb);                           \
+        if (!sc || !nc || !pw) { free(sc); free(nc); free(pw); return 0; }                                \
+        for (int64_t t = 0; t < nt; t++)                                                                  \
+            for (int64_t b = 0; b < nb; b++)                                                              \
+                for (int i = 0; i < ZNM; i++) {                                                           \
+                    const int64_t ii = t * ZNM + i;                                                       \
+                    const int ok = ii < m;                                                                \
+                    const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)(ok ? ii : 0) * xs) + b;      \
+                    sc[(t * nb + b) * ZNM + i] = ok ? h2f(xb->d) : 0.f;                                   \
+                    nc[(t * nb + b) * ZNM + i] = _mm256_sub_epi32(_mm256_setzero_si256(),                 \
+                        _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(OFF),                \
+                                            _mm256_loadu_si256((const __m256i *)xb->qs)));                \
+                }                                                                                         \
+        for (int64_t r = r0; r < r4; r += 4) {                                                            \
+            const uint8_t *w = W + (size_t)r * ws;                                                        \
+            for (int64_t b = 0; b < nb; b++)                                                              \
+                for (int p = 0; p < 2; p++) {                                                             \
+                    const WB *a = (const WB *)(w + (size_t)(2 * p) * ws) + b;                             \
+                    const WB *c = (const WB *)(w + (size_t)(2 * p + 1) * ws) + b;                         \
+                    pw[b].u[p] = NAME##_zpair_u(a, c);                                                    \
+                    pw[b].dw[p] = z_pairf(h2f(a->d), h2f(c->d));                                          \
+                }                                                                                         \
+            for (int64_t t = 0; t < nt; t++) {                                                            \
+                const int64_t i0 = t * ZNM;                                                               \
+                const int nm = (int)(m - i0 < ZNM ? m - i0 : ZNM);                                        \
+                const uint8_t *xt = X + (size_t)i0 * xs;                                                  \
+                const float *dx = sc + t * nb * ZNM;                                                      \
+                const __m256i *nct = nc + t * nb * ZNM;                                                   \
+                float *yt = y + i0 * ldy + r;                                                             \
+                switch (nm) {                                                                             \
+                case 1: NAME##_ztileu(1, nb, pw, xt, xs, dx, nct, yt, ldy); break;                        \
+                case 2: NAME##_ztileu(2, nb, pw, xt, xs, dx, nct, yt, ldy); break;                        \
+                case 3: NAME##_ztileu(3, nb, pw, xt, xs, dx, nct, yt, ldy); break;                        \
+                case 4: NAME##_ztileu(4, nb, pw, xt, xs, dx, nct, yt, ldy); break;                        \
+                case 5: NAME##_ztileu(5, nb, pw, xt, xs, dx, nct, yt, ldy); break;                        \
+                case 6: NAME##_ztileu(6, nb, pw, xt, xs, dx, nct, yt, ldy); break;                        \
+                case 7: NAME##_ztileu(7, nb, pw, xt, xs, dx, nct, yt, ldy); break;                        \
+                default: NAME##_ztileu(8, nb, pw, xt, xs, dx, nct, yt, ldy); break;                       \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        free(sc);                                                                                         \
+        free(nc);                                                                                         \
+        free(pw);                                                                                         \
+        return 1;                                                                                         \
+    }
+static int q8_0_zbig_u(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4, const uint8_t *X,
+                       size_t xs, int64_t m, float *y, int64_t ldy) {
+    (void)nb; (void)W; (void)ws; (void)r0; (void)r4; (void)X; (void)xs; (void)m; (void)y; (void)ldy;
+    return 0;  // Q8_0 weights have no unsigned offset form: always the sign path
+}
+
+#define ZGEMV_S(NAME, WB, PF)                                                                              \
+    static void NAME##_zgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,            \
+                             const uint8_t *X, float *y) {                                                \
+        const block_q8_0 *xb = (const block_q8_0 *)X;                                                     \
+        const __m512i sel01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);         \
+        const __m512i sel23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);         \
+        for (int64_t r = r0; r < r4; r += 4) {                                                            \
+            const WB *w0 = (const WB *)(W + (size_t)r * ws), *w1 = (const WB *)((const uint8_t *)w0 + ws), \
+                     *w2 = (const WB *)((const uint8_t *)w1 + ws), *w3 = (const WB *)((const uint8_t *)w2 + ws); \
+            __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();                                  \
+            for (int64_t b = 0; b < nb; b++) {                                                            \
+                if (PF) {                                                                                 \
+                    const uint8_t *pf = (const uint8_t *)&w0[b] + 4 * ws;                                 \
+                    _mm_prefetch((const char *)pf, _MM_HINT_T0);                                          \
+                    _mm_prefetch((const char *)pf + ws, _MM_HINT_T0);                                     \
+                    _mm_prefetch((const char *)pf + 2 * ws, _MM_HINT_T0);                                 \
+                    _mm_prefetch((const char *)pf + 3 * ws, _MM_HINT_T0);                                 \
+                }                                                                                         \
+                const __m128 d4 = _mm_cvtph_ps(_mm_setr_epi16((short)w0[b].d, (short)w1[b].d, (short)w2[b].d, \
+                                                              (short)w3[b].d, 0, 0, 0, 0));               \
+                const __m512 dx5 = _mm512_castps128_ps512(_mm_mul_ps(d4, _mm_set1_ps(h2f(xb[b].d))));     \
+                const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb[b].qs)); \
+                __m512i q01, q23;                                                                         \
+                __mmask64 n01, n23;                                                                       \
+                NAME##_zpair(&w0[b], &w1[b], &q01, &n01);                                                 \
+                NAME##_zpair(&w2[b], &w3[b], &q23, &n23);                                                 \
+                const __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01,                     \
+                                                        _mm512_mask_sub_epi8(xv, n01, _mm512_setzero_si512(), xv)); \
+                const __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23,                     \
+                                                        _mm512_mask_sub_epi8(xv, n23, _mm512_setzero_si512(), xv)); \
+                a01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel01, dx5), _mm512_cvtepi32_ps(p01), a01);  \
+                a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel23, dx5), _mm512_cvtepi32_ps(p23), a23);  \
+            }                                                                                             \
+            y[r] = z_finish(_mm512_castps512_ps256(a01), 0.f);                                            \
+            y[r + 1] = z_finish(_mm512_extractf32x8_ps(a01, 1), 0.f);                                     \
+            y[r + 2] = z_finish(_mm512_castps512_ps256(a23), 0.f);                                        \
+            y[r + 3] = z_finish(_mm512_extractf32x8_ps(a23, 1), 0.f);                                     \
+        }                                                                                                 \
+    }                                                                                                     \
+    static void NAME##_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \
+                                size_t xs, int64_t m, float *y, int64_t ldy) {                            \
+        if (m != 1 || k % 32) {                                                                           \
+            const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                                    \
+            if (k % 32 == 0 && m > ZNM && r4 > r0 &&                                                      \
+                NAME##_zbig_u(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, xs, m, y, ldy)) { \
+                for (int64_t r = r4; r < r1; r++)                                                         \
+                    NAME##_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, m, y + r, ldy); \
+                return;                                                                                   \
+            }                                                                                             \
+            NAME##_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy);                                           \
+            return;                                                                                       \
+        }                                                                                                 \
+        const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                                        \
+        NAME##_zgemv(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, y);                    \
+        for (int64_t r = r4; r < r1; r++)                                                                 \
+            NAME##_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, 1, y + r, ldy); \
+    }
+
 // m == 1 on the zmm tiles only where measured faster than the 256-bit 4x1 tile.
 #define FL_ZM1_q4_1 0
 #define FL_ZM1_q5_1 0
 #define FL_ZM1_q4_0 0
-#define FL_ZM1_q5_0 0
+#define FL_ZM1_q5_0 0  // m == 1 goes to q5_0_zgemv (q5_0_zgemm_mv)
 #define FL_ZM1_q8_0 1
 #define FL_ZMIN(wv) ((wv).m)
 #define FL_ZXS(xb) h2f((xb)->s)
@@ -280,6 +464,9 @@ static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int6
 ZGEN(q8_0, block_q8_0, block_q8_0, 0)
 ZGEN(q4_0, block_q4_0, block_q8_0, 0)
 ZGEN(q5_0, block_q5_0, block_q8_0, 0)
+ZBIG_U(q5_0, block_q5_0, 16)
+ZGEMV_S(q5_0, block_q5_0, 0)
+ZGEMV_S(q8_0, block_q8_0, 1)
 #undef FL_ZMIN
 #undef FL_ZXS
 

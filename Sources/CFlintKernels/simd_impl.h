@@ -272,8 +272,8 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     // 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h); vec_dot stays the 1x1 tile.
     t->k[FLINT_TYPE_Q4_0].gemm = q4_0_zgemm;
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_zgemm_mv;
-    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_zgemm;
+    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_zgemm_mv;
     t->k[FLINT_TYPE_Q5_1].gemm = q5_1_zgemm;
-    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_zgemm;
+    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_zgemm_mv;
 #endif
 }
