@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
         .target(name: "FlintEngine", dependencies: ["FlintModels", "FlintTokenizers", "FlintLoading"]),
         .executableTarget(name: "flint", dependencies: [
-            "FlintEngine", "FlintLoading", "FlintModels", "FlintTokenizers",
+            "FlintEngine", "FlintLoading", "FlintModels", "FlintTensor", "FlintTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Flint and llama.cpp side by side on the catalog models, same machine, same run,
 # same thread count: prompt processing (pp) and generation (tg) in tokens/s and the
-# ratio Flint / llama.cpp, plus the bandwidth roofline for generation.
+# ratio Flint / llama.cpp, plus the generation roofline (measured memory read
+# bandwidth / weight bytes read per token).
 #
 #   bench/compare-llamacpp.sh [--threads 2] [-p 256] [-n 128] [--repetitions 3] [models...]
 set -euo pipefail
@@ -35,14 +36,20 @@ for m in "${models[@]}"; do
     path=$($flint pull "$m")
     fj=$($flint bench --model "$path" -p "$p" -n "$n" --threads "$threads" --repetitions "$reps" --json)
     lj=$(python3 bench/llamacpp_bench.py "$path" "$threads" "$p" "$n" "$reps")
-    python3 - "$m" "$fj" "$lj" <<'PY'
+    rj=$($flint bench --model "$path" --threads "$threads" --roofline --json)
+    python3 - "$m" "$fj" "$lj" "$rj" <<'PY'
 import json, sys
-name, f, l = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+name, f, l, roof = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
 lt = {r["test"]: r for r in l}
 for r in f:
     o = lt.get(r["test"])
     if not o: continue
     print("%-30s %-6s %8.1f ± %-4.1f %8.1f ± %-4.1f %6.2fx" % (name, r["test"], r["avg_ts"], r["stddev_ts"],
           o["avg_ts"], o["stddev_ts"], r["avg_ts"] / o["avg_ts"]))
+tg = [r for r in f if r["test"].startswith("tg")]
+if tg:
+    print("%-30s roofline %.1f tok/s (%.1f GB/s read / %.1f MB per token): Flint tg at %.0f%%, llama.cpp at %.0f%%" % (
+        name, roof["roofline_tg_ts"], roof["read_bandwidth_gbs"], roof["weight_bytes_per_token"] / 1e6,
+        100 * tg[0]["avg_ts"] / roof["roofline_tg_ts"], 100 * lt[tg[0]["test"]]["avg_ts"] / roof["roofline_tg_ts"]))
 PY
 done

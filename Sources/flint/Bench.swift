@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlintEngine
 import FlintModels
+import FlintTensor
 import Foundation
 
 /// llama-bench-style throughput: prompt processing, generation, and aggregate
@@ -24,6 +25,9 @@ struct Bench: ParsableCommand {
 
     @Flag(name: .long, help: "Print one JSON array with llama-bench's field names.")
     var json = false
+
+    @Flag(name: .long, help: "Print the generation roofline instead: measured memory read bandwidth / weight bytes read per token.")
+    var roofline = false
 
     struct Result {
         let test: String
@@ -49,6 +53,10 @@ struct Bench: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let loaded = try options.load()
+            if roofline {
+                printRoofline(loaded)
+                return
+            }
             let model = loaded.model
             let vocab = Int32(model.config.vocabularySize)
             var rng = RandomSource(seed: 1)
@@ -109,6 +117,52 @@ struct Bench: ParsableCommand {
             }
         }
         return Double(batch * steps) / Date().timeIntervalSince(t)
+    }
+
+    /// Weight bytes one decoded token reads: every matrix of the blocks plus the
+    /// vocabulary projection (the tied embedding when there is no `output.weight`).
+    static func weightBytesPerToken(_ loaded: LoadedModel) -> Int {
+        let tensors = loaded.gguf.tensors
+        let blocks = tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count == 2 }.reduce(0) { $0 + $1.byteCount }
+        let output = loaded.gguf.tensorInfo("output.weight") ?? loaded.gguf.tensorInfo("token_embd.weight")
+        return blocks + (output?.byteCount ?? 0)
+    }
+
+    /// Best of several passes summing a 1 GiB buffer on all threads, in bytes per second.
+    static func measureReadBandwidth(threads: Int) -> Double {
+        let count = (1 << 30) / MemoryLayout<SIMD8<UInt64>>.stride
+        let buffer = UnsafeMutableBufferPointer<SIMD8<UInt64>>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: SIMD8(repeating: 1))
+        let pool = ThreadPool(threads: threads)
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = Date()
+            var sums = [UInt64](repeating: 0, count: threads)
+            sums.withUnsafeMutableBufferPointer { out in
+                pool.run { index, total in
+                    var acc = SIMD8<UInt64>(repeating: 0)
+                    for i in ThreadPool.chunk(count, index, total) { acc &+= buffer[i] }
+                    out[index] = acc.wrappedSum()
+                }
+            }
+            precondition(sums.reduce(0, &+) == UInt64(count * 8))
+            best = max(best, Double(count * MemoryLayout<SIMD8<UInt64>>.stride) / Date().timeIntervalSince(start))
+        }
+        return best
+    }
+
+    private func printRoofline(_ loaded: LoadedModel) {
+        let bytes = Self.weightBytesPerToken(loaded)
+        let bandwidth = Self.measureReadBandwidth(threads: options.threads)
+        let tokens = bandwidth / Double(bytes)
+        if json {
+            print("{\"read_bandwidth_gbs\":\(String(format: "%.2f", bandwidth / 1e9)),\"weight_bytes_per_token\":\(bytes),"
+                  + "\"roofline_tg_ts\":\(String(format: "%.1f", tokens))}")
+        } else {
+            print(String(format: "read bandwidth %.2f GB/s, %.1f MB of weights per token, roofline %.1f tok/s",
+                         bandwidth / 1e9, Double(bytes) / 1e6, tokens))
+        }
     }
 
     private func report(_ results: [Result], loaded: LoadedModel) {
