@@ -59,14 +59,8 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
     public func forward(_ batch: ForwardBatch, cache: KVCache, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
         let c = config, n = batch.tokenCount, eps = c.rmsNormEpsilon, hd = c.headDim
         let d = c.hiddenSize, qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, f = c.feedForwardSize
-        let x = ctx.buffer(0).floats(n * d)
-        let h = ctx.buffer(1).floats(n * d)
-        let q = ctx.buffer(2).floats(n * qDim)
-        let k = ctx.buffer(3).floats(n * kvDim)
-        let v = ctx.buffer(4).floats(n * kvDim)
-        let att = ctx.buffer(5).floats(n * qDim)
-        let gate = ctx.buffer(6).floats(n * f)
-        let up = ctx.buffer(7).floats(n * f)
+        let a = Activations(rows: n, config: c, context: ctx)
+        let (x, h, q, k, v, att, gate, up) = (a.x, a.h, a.q, a.k, a.v, a.attention, a.gate, a.up)
 
         let localTable = ctx.buffer(10).floats(n * rotaryLocal.tableStride)
         let globalTable = ctx.buffer(11).floats(n * rotaryGlobal.tableStride)
