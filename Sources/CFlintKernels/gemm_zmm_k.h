@@ -12,6 +12,8 @@
 #ifndef FLINT_GEMM_ZMM_K_H
 #define FLINT_GEMM_ZMM_K_H
 
+#define ZK_NM 8
+
 // ---- Q4_K ----
 typedef struct { __m512i q[8], sc[8], mins; __m512 d, dmin; } zk4_w;
 
@@ -52,7 +54,7 @@ FL_INLINE void zk4_prep(zk4_w *w, const block_q4_K *a, const block_q4_K *c) {
 
 // One block of NM activation rows against one prepped pair.
 FL_INLINE void zk4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x, __m512 *acc) {
-    __m512i sumi[4];
+    __m512i sumi[ZK_NM];
     for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
     for (int j = 0; j < 8; j++) {
         const __m512i q = w->q[j], s = w->sc[j];
@@ -106,7 +108,7 @@ FL_INLINE void zk6_prep(zk6_w *w, const block_q6_K *a, const block_q6_K *c) {
 }
 
 FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x, __m512 *acc) {
-    __m512i sumi[4];
+    __m512i sumi[ZK_NM];
     for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
     for (int j = 0; j < 8; j++) {
         const __m512i q = w->q[j], s = w->sc[j];
@@ -121,8 +123,6 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
         acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(w->d, _mm512_set1_ps(x[i]->d)), _mm512_cvtepi32_ps(s), acc[i]);
     }
 }
-
-#define ZK_NM 4
 
 #define ZKGEN(NAME, WB, ZW, PREP, DOT)                                                                     \
     /* m == 1: 4 weight rows, two per zmm, unpacked in registers */                                       \
@@ -182,6 +182,10 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
             case 1: NAME##_zktile(1, nb, pw, X + (size_t)i * xs, xs, y + i * ldy + r, ldy); break;        \
             case 2: NAME##_zktile(2, nb, pw, X + (size_t)i * xs, xs, y + i * ldy + r, ldy); break;        \
             case 3: NAME##_zktile(3, nb, pw, X + (size_t)i * xs, xs, y + i * ldy + r, ldy); break;        \
+            case 4: NAME##_zktile(4, nb, pw, X + (size_t)i * xs, xs, y + i * ldy + r, ldy); break;        \
+            case 5: NAME##_zktile(5, nb, pw, X + (size_t)i * xs, xs, y + i * ldy + r, ldy); break;        \
+            case 6: NAME##_zktile(6, nb, pw, X + (size_t)i * xs, xs, y + i * ldy + r, ldy); break;        \
+            case 7: NAME##_zktile(7, nb, pw, X + (size_t)i * xs, xs, y + i * ldy + r, ldy); break;        \
             default: break;                                                                               \
             }                                                                                             \
         }                                                                                                 \
