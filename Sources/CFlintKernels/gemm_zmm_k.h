@@ -13,6 +13,9 @@
 #define FLINT_GEMM_ZMM_K_H
 
 #define ZK_NM 8
+#ifndef FL_ZK_PF
+#define FL_ZK_PF 1
+#endif
 
 // vpdpwssd as one instruction: clang's generic tuning otherwise splits it into vpmaddwd + vpaddd.
 FL_INLINE __m512i zk_dpwssd(__m512i acc, __m512i a, __m512i b) {
@@ -141,6 +144,11 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
             __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();                                  \
             for (int64_t b = 0; b < nb; b++) {                                                            \
                 const block_q8_K *xp = &xb[b];                                                            \
+                if (FL_ZK_PF) { /* next 4-row group, same block */                                        \
+                    const char *pf = (const char *)&w0[b] + 4 * ws;                                       \
+                    for (int q_ = 0; q_ < 4; q_++)                                                        \
+                        for (size_t o_ = 0; o_ < sizeof(WB); o_ += 64) _mm_prefetch(pf + q_ * ws + o_, _MM_HINT_T0); \
+                }                                                                                         \
                 ZW p;                                                                                     \
                 PREP(&p, &w0[b], &w1[b]);                                                                 \
                 DOT(1, &p, &xp, &a01);                                                                    \
