@@ -57,8 +57,13 @@ FL_INLINE void zk4_prep(zk4_w *w, const block_q4_K *a, const block_q4_K *c) {
     for (int j = 0; j < 8; j++)
         w->sc[j] = _mm512_permutexvar_epi16(_mm512_add_epi16(hi8, _mm512_set1_epi16((short)j)), all);
     w->mins = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)zk4_min_idx), all);
-    w->d = z_pairf(h2f(a->d), h2f(c->d));
-    w->dmin = z_pairf(h2f(a->dmin), h2f(c->dmin));
+    // d, dmin of both rows in one conversion (same values as h2f)
+    uint32_t ha, hc;
+    memcpy(&ha, &a->d, 4);
+    memcpy(&hc, &c->d, 4);
+    const __m512 f = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi32((int)ha, (int)hc, 0, 0)));
+    w->d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2), f);
+    w->dmin = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3), f);
 }
 
 // One block of NM activation rows against one prepped pair.
