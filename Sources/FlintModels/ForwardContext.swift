@@ -5,7 +5,7 @@ import FlintTensor
 public final class ForwardContext: @unchecked Sendable {
     public let pool: ThreadPool
     /// Quantized activations for matmuls.
-    public let quantized = ScratchBuffer()
+    public let quantized = QuantizedActivations()
     /// Per-thread attention score rows.
     let attentionScratch: [ScratchBuffer]
     private var named: [ScratchBuffer] = []

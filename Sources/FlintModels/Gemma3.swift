@@ -73,8 +73,8 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
             let table = global ? globalTable : localTable
             norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h)
             b.q(h, rows: n, out: q, context: ctx)
-            b.k(h, rows: n, out: k, context: ctx)
-            b.v(h, rows: n, out: v, context: ctx)
+            b.k(h, rows: n, out: k, context: ctx, sameInput: true)
+            b.v(h, rows: n, out: v, context: ctx, sameInput: true)
             norm(q, b.qNorm, rows: n * c.headCount, dim: hd, eps: eps, out: q)
             norm(k, b.kNorm, rows: n * c.kvHeadCount, dim: hd, eps: eps, out: k)
             for r in 0..<n {
@@ -89,7 +89,7 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
 
             norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h)
             b.gate(h, rows: n, out: gate, context: ctx)
-            b.up(h, rows: n, out: up, context: ctx)
+            b.up(h, rows: n, out: up, context: ctx, sameInput: true)
             Ops.geglu(gate: gate, up: up, out: gate, count: n * f)
             b.down(gate, rows: n, out: h, context: ctx)
             norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h)

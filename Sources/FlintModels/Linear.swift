@@ -15,9 +15,12 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 
-    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>, context: ForwardContext) {
+    /// `sameInput`: `x` is the input of the previous Linear call, unchanged (Q/K/V,
+    /// gate/up), so its quantized rows can be reused when the formats agree.
+    public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
+                               context: ForwardContext, sameInput: Bool = false) {
         Ops.matmul(weight, x, rows: rows, xStride: weight.columns, out: out, outStride: weight.rows,
-                   scratch: context.quantized, pool: context.pool)
+                   activations: context.quantized, reuseInput: sameInput, pool: context.pool)
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for r in 0..<rows { Ops.add(out + r * weight.rows, b.baseAddress!, count: weight.rows) }

@@ -62,8 +62,8 @@ public final class Llama: CausalLM, @unchecked Sendable {
         for (li, b) in blocks.enumerated() {
             b.attnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
             b.q(h, rows: n, out: q, context: ctx)
-            b.k(h, rows: n, out: k, context: ctx)
-            b.v(h, rows: n, out: v, context: ctx)
+            b.k(h, rows: n, out: k, context: ctx, sameInput: true)
+            b.v(h, rows: n, out: v, context: ctx, sameInput: true)
             for r in 0..<n {
                 let t = ropeTable + r * rotary.tableStride
                 rotary.apply(q + r * qDim, heads: c.headCount, headDim: c.headDim, table: t)
@@ -75,7 +75,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
 
             b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
             b.gate(h, rows: n, out: gate, context: ctx)
-            b.up(h, rows: n, out: up, context: ctx)
+            b.up(h, rows: n, out: up, context: ctx, sameInput: true)
             Ops.swiglu(gate: gate, up: up, out: gate, count: n * f)
             b.down(gate, rows: n, out: h, context: ctx)
             Ops.add(x, h, count: n * d)

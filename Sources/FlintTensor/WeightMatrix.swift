@@ -29,27 +29,49 @@ public struct WeightMatrix: @unchecked Sendable {
     public func activationBytes(rows m: Int) -> Int { m * type.vecDotType.rowBytes(columns) }
 }
 
+/// Activations quantized into a weight type's dot-product format, with a note of what
+/// was quantized, so that several weights applied to the same input (Q/K/V, gate/up)
+/// quantize it once.
+public final class QuantizedActivations: @unchecked Sendable {
+    let buffer = ScratchBuffer()
+    private var key: (type: DType, source: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int)?
+
+    public init() {}
+
+    /// The quantized rows of `x`; quantizes unless `reuse` is set and the buffer already
+    /// holds these rows in this format (the caller promises `x` is unchanged since).
+    func rows(of x: UnsafePointer<Float>, rows m: Int, columns k: Int, stride: Int, as type: DType,
+              reuse: Bool, pool: ThreadPool) -> UnsafeMutableRawPointer {
+        if reuse, let key, key.type == type, key.source == x, key.rows == m, key.columns == k, key.stride == stride {
+            return buffer.raw
+        }
+        let rowBytes = type.rowBytes(k)
+        let q = buffer.reserve(bytes: m * rowBytes)
+        if m >= 4 {
+            pool.parallelFor(m) { range in
+                for i in range { flint_quantize_row(type.rawValue, x + i * stride, q + i * rowBytes, Int64(k)) }
+            }
+        } else {
+            for i in 0..<m { flint_quantize_row(type.rawValue, x + i * stride, q + i * rowBytes, Int64(k)) }
+        }
+        key = (type, x, m, k, stride)
+        return q
+    }
+}
+
 extension Ops {
     /// out[i][r] = dot(W[r], x[i]) for the `m` rows of `x` (each `w.columns` floats,
     /// `xStride` floats apart). Activations are quantized once per row into the
-    /// weight type's dot-product format, then the weight rows are split across the
+    /// weight type's dot-product format (or reused from the previous matmul on the same
+    /// input when `reuseInput` is set), then the weight rows are split across the
     /// pool's threads; every weight block is read once for all `m` rows.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int, xStride: Int,
                               out: UnsafeMutablePointer<Float>, outStride: Int,
-                              scratch: ScratchBuffer, pool: ThreadPool) {
+                              activations: QuantizedActivations, reuseInput: Bool = false, pool: ThreadPool) {
         let qType = w.type.vecDotType
         let qRowBytes = qType.rowBytes(w.columns)
-        let q = scratch.reserve(bytes: m * qRowBytes)
         let k = w.columns
-        if m >= 4 {
-            pool.parallelFor(m) { range in
-                for i in range {
-                    flint_quantize_row(qType.rawValue, x + i * xStride, q + i * qRowBytes, Int64(k))
-                }
-            }
-        } else {
-            for i in 0..<m { flint_quantize_row(qType.rawValue, x + i * xStride, q + i * qRowBytes, Int64(k)) }
-        }
+        let q = activations.rows(of: x, rows: m, columns: k, stride: xStride, as: qType, reuse: reuseInput, pool: pool)
         let rows = w.rows
         pool.run { index, total in
             // Chunks are multiples of 16 rows so SIMD tiles stay whole.
