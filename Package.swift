@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
     ],
     targets: [
         .target(name: "CFlintKernels", cSettings: kernelFlags),
@@ -23,7 +24,10 @@ let package = Package(
         .target(name: "FlintTokenizers", dependencies: ["FlintJinja"]),
         .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
         .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
-        .target(name: "FlintEngine", dependencies: ["FlintModels", "FlintTokenizers", "FlintLoading"]),
+        .target(name: "FlintEngine", dependencies: [
+            "FlintModels", "FlintTokenizers", "FlintLoading",
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         .executableTarget(name: "flint", dependencies: [
             "FlintEngine", "FlintLoading", "FlintModels", "FlintTensor", "FlintTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

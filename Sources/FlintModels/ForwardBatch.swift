@@ -43,10 +43,16 @@ public struct ForwardBatch: Sendable {
     /// when `allLogits` is true, for prompt logprobs).
     public mutating func append(tokens newTokens: [Int32], startPosition: Int, blockTable: [Int32], blockSize: Int,
                                 loraSlot: Int32 = 0, wantLogits: Bool = true, allLogits: Bool = false) {
+        append(tokens: newTokens[...], startPosition: startPosition, blockTable: blockTable, blockSize: blockSize,
+               loraSlot: loraSlot, wantLogits: wantLogits, allLogits: allLogits)
+    }
+
+    public mutating func append(tokens newTokens: ArraySlice<Int32>, startPosition: Int, blockTable: [Int32], blockSize: Int,
+                                loraSlot: Int32 = 0, wantLogits: Bool = true, allLogits: Bool = false) {
         let start = tokens.count
         let seqIndex = Int32(sequences.count)
         sequences.append(Sequence(start: start, count: newTokens.count, blockTable: blockTable, loraSlot: loraSlot))
-        for (i, t) in newTokens.enumerated() {
+        for (i, t) in zip(0..., newTokens) {
             let pos = startPosition + i
             tokens.append(t)
             positions.append(Int32(pos))

@@ -6,8 +6,9 @@ import Foundation
 
 /// llama-bench-style throughput: prompt processing, generation, and aggregate
 /// batched decoding, each as mean ± sd over repetitions.
-struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure prompt-processing, generation and batched-decode speed.")
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prompt-processing, generation and batched-decode speed, or (--engine) serving throughput and latency.")
 
     @OptionGroup var options: ModelOptions
 
@@ -29,6 +30,26 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Print the generation roofline instead: measured memory read bandwidth / weight bytes read per token.")
     var roofline = false
 
+    @Flag(name: .long, help: "Drive the continuous-batching engine with a synthetic workload instead.")
+    var engine = false
+
+    @Option(name: .long, help: "Engine workload: number of requests.")
+    var requests: Int = 64
+
+    @Option(name: .long, help: "Engine workload: clients sending requests at the same time.")
+    var concurrency: Int = 1
+
+    @Option(name: .customLong("prompt-tokens"), help: "Engine workload: prompt length.")
+    var enginePromptTokens: Int = 200
+
+    @Option(name: .customLong("max-tokens"), help: "Engine workload: tokens generated per request (end of generation ignored).")
+    var maxTokens: Int = 128
+
+    @Option(name: .customLong("shared-prefix-tokens"), help: "Engine workload: leading prompt tokens common to all requests.")
+    var sharedPrefixTokens: Int = 0
+
+    @OptionGroup var engineOptions: EngineOptions
+
     struct Result {
         let test: String
         let nPrompt: Int, nGen: Int, nBatch: Int
@@ -44,13 +65,20 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard promptTokens >= 0, generateTokens >= 0, repetitions >= 1 else { throw ValidationError("counts must be positive") }
         for b in batchSizes() where b < 1 || b > 512 { throw ValidationError("batch sizes must be in 1...512") }
+        guard requests >= 1, concurrency >= 1, enginePromptTokens >= 1, maxTokens >= 1, sharedPrefixTokens >= 0 else {
+            throw ValidationError("--requests, --concurrency, --prompt-tokens and --max-tokens must be at least 1")
+        }
     }
 
     private func batchSizes() -> [Int] {
         batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     }
 
-    func run() throws {
+    func run() async throws {
+        if engine {
+            try await runEngine()
+            return
+        }
         try runReportingErrors {
             let loaded = try options.load()
             if roofline {
@@ -179,5 +207,40 @@ struct Bench: ParsableCommand {
         for r in results {
             print(r.test.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.2f ± %.2f", r.mean, r.stddev))
         }
+    }
+
+    private func runEngine() async throws {
+        let loaded: LoadedModel
+        do { loaded = try options.load() } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        var config = engineOptions.configuration(threads: options.threads)
+        config.maxWaitingRequests = max(config.maxWaitingRequests, concurrency)
+        let llm = LLMEngine(model: loaded.model, tokenizer: loaded.tokenizer, configuration: config)
+        defer { llm.shutdown(gracePeriod: 0) }
+        let workload = EngineWorkload(requests: requests, concurrency: concurrency, promptTokens: enginePromptTokens,
+                                      maxTokens: maxTokens, sharedPrefixTokens: sharedPrefixTokens)
+        let r = try await EngineBenchmark.run(workload, on: llm)
+        let p = EngineBenchmarkResult.percentile
+        if json {
+            func f(_ x: Double) -> String { String(format: "%.6f", x) }
+            print("{\"requests\":\(r.requests),\"concurrency\":\(r.concurrency),\"output_tok_s\":\(String(format: "%.3f", r.outputTokensPerSecond)),"
+                  + "\"ttft_p50\":\(f(p(r.ttft, 50))),\"ttft_p99\":\(f(p(r.ttft, 99))),"
+                  + "\"itl_p50\":\(f(p(r.interTokenLatencies, 50))),\"itl_p99\":\(f(p(r.interTokenLatencies, 99))),"
+                  + "\"cached_prompt_tokens\":\(r.cachedPromptTokens)}")
+            return
+        }
+        print("model: \(options.model), threads: \(options.threads), KV pool: \(llm.blockCount) blocks of \(config.blockSize) tokens")
+        print("\(r.requests) requests, concurrency \(r.concurrency), prompt \(enginePromptTokens) tokens (shared prefix \(sharedPrefixTokens)), \(maxTokens) new tokens each")
+        print(String(format: "output: %.1f tok/s (%d tokens in %.2f s)", r.outputTokensPerSecond, r.outputTokens, r.wallSeconds))
+        print(String(format: "TTFT p50 %.1f ms, p99 %.1f ms; ITL p50 %.1f ms, p99 %.1f ms",
+                     p(r.ttft, 50) * 1e3, p(r.ttft, 99) * 1e3, p(r.interTokenLatencies, 50) * 1e3, p(r.interTokenLatencies, 99) * 1e3))
+        if r.ttft.count > 1 {
+            let rest = r.ttft.dropFirst()
+            print(String(format: "TTFT of the first request %.1f ms, mean of the others %.1f ms", r.ttft[0] * 1e3,
+                         rest.reduce(0, +) / Double(rest.count) * 1e3))
+        }
+        print("cached prompt tokens: \(r.cachedPromptTokens)")
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Flint: ParsableCommand {
+struct Flint: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flint",
         abstract: "Flint: fast LLM inference on GGUF models.",

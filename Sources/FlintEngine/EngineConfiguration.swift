@@ -1,0 +1,36 @@
+import Foundation
+
+/// Limits and sizes of an `LLMEngine`.
+public struct EngineConfiguration: Sendable {
+    /// Worker threads of the forward pass.
+    public var threads: Int
+    /// Tokens per KV block.
+    public var blockSize: Int = 16
+    /// Bytes of KV cache (keys and values of every layer); nil picks a default from memory.
+    public var kvCacheBytes: Int?
+    /// Most sequences in one forward pass.
+    public var maxRunningSequences: Int = 64
+    /// Most tokens in one forward pass (prompt chunks plus decodes).
+    public var maxBatchedTokens: Int = 512
+    /// Requests allowed to wait for a slot; beyond that, submit fails with `overloaded`.
+    public var maxWaitingRequests: Int = 256
+    /// Longest sequence (prompt + output); nil uses the model's context length.
+    public var maxModelLength: Int?
+
+    public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kvCacheBytes: Int? = nil,
+                maxRunningSequences: Int = 64, maxBatchedTokens: Int = 512, maxWaitingRequests: Int = 256,
+                maxModelLength: Int? = nil) {
+        self.threads = threads
+        self.kvCacheBytes = kvCacheBytes
+        self.maxRunningSequences = maxRunningSequences
+        self.maxBatchedTokens = maxBatchedTokens
+        self.maxWaitingRequests = maxWaitingRequests
+        self.maxModelLength = maxModelLength
+    }
+
+    /// 1 GiB, or a quarter of physical memory when that is less: room for tens of
+    /// thousands of tokens on the catalog models without crowding a small machine.
+    public static var defaultKVCacheBytes: Int {
+        min(1 << 30, Int(ProcessInfo.processInfo.physicalMemory / 4))
+    }
+}

@@ -1,0 +1,83 @@
+import FlintTokenizers
+
+/// One completion in flight: its tokens (prompt, then output), how many of them already
+/// have keys and values in the cache, and its KV blocks. Sampling and text state live here
+/// too, so a preempted sequence resumes exactly where it stopped.
+final class EngineSequence {
+    let request: RequestState
+    /// Which of the request's completions this is.
+    let index: Int
+    var tokens: [Int32]
+    let promptCount: Int
+    /// Leading tokens whose keys and values are in the cache.
+    var computed = 0
+    var blockTable: [Int32] = []
+    /// Chain hash of each full block of `tokens` computed so far (see BlockManager).
+    var blockHashes: [UInt64] = []
+    /// Leading full blocks already registered with (or taken from) the prefix cache.
+    var registeredBlocks = 0
+    let salt: UInt64
+    /// Prompt tokens that came from the prefix cache when the sequence was first admitted.
+    var cachedPromptTokens = 0
+    var admittedOnce = false
+    /// A sibling completion (n > 1) waits for the first one's prompt so it can reuse its blocks.
+    var waitsFor: EngineSequence?
+    var finished = false
+
+    var sampler: Sampler
+    let processors: [any LogitProcessor]
+    var history: TokenHistory
+    var detokenizer: StreamingDetokenizer
+    var stopMatcher: StopStringMatcher
+    /// Engine clock (ns) of the last token, for inter-token latency.
+    var lastTokenTime: UInt64 = 0
+
+    init(request: RequestState, index: Int, tokenizer: Tokenizer) {
+        let r = request.request
+        self.request = request
+        self.index = index
+        tokens = r.prompt
+        tokens.reserveCapacity(r.prompt.count + r.maxTokens)
+        promptCount = r.prompt.count
+        salt = BlockManager.salt(isolationKey: r.cacheIsolationKey, loraSlot: r.loraSlot)
+        var sampling = r.sampling
+        // Each of n completions draws its own random numbers, reproducibly for a seed.
+        if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
+        sampler = Sampler(sampling)
+        processors = sampling.processors
+        history = TokenHistory(prompt: r.prompt)
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: r.skipSpecialTokens)
+        stopMatcher = StopStringMatcher(r.stop)
+    }
+
+    var generatedCount: Int { tokens.count - promptCount }
+    /// Tokens still to run through the model before the next one can be sampled.
+    var pendingCount: Int { tokens.count - computed }
+    var isPrefilling: Bool { computed < promptCount }
+}
+
+/// A submitted request: its completions, where its events go, and its token counts.
+final class RequestState {
+    let id: Int
+    let request: GenerationRequest
+    let continuation: AsyncThrowingStream<EngineEvent, Error>.Continuation
+    var sequences: [EngineSequence] = []
+    var unfinished: Int
+    var completionTokens = 0
+    /// Engine clock (ns) at submit, for time to first token.
+    let arrival: UInt64
+    var sawFirstToken = false
+
+    init(id: Int, request: GenerationRequest, continuation: AsyncThrowingStream<EngineEvent, Error>.Continuation, arrival: UInt64) {
+        self.id = id
+        self.request = request
+        self.continuation = continuation
+        self.arrival = arrival
+        unfinished = request.n
+    }
+
+    var usage: Usage {
+        Usage(promptTokens: request.prompt.count, completionTokens: completionTokens,
+              cachedPromptTokens: sequences.first?.cachedPromptTokens ?? 0)
+    }
+}

@@ -1,0 +1,338 @@
+import Dispatch
+import FlintModels
+import FlintTokenizers
+import Foundation
+
+/// A snapshot of the engine's state, published after every step.
+public struct EngineStats: Sendable, Equatable {
+    public var activeRequests = 0
+    public var runningSequences = 0
+    public var waitingSequences = 0
+    public var usedBlocks = 0
+    public var cachedBlocks = 0
+    public var totalBlocks = 0
+    public var preemptions = 0
+    public var prefixQueryTokens = 0
+    public var prefixHitTokens = 0
+    public var steps = 0
+}
+
+/// The continuous-batching engine: requests come in through `submit`, and a step loop on
+/// its own thread runs them together — each step schedules prompt chunks and decodes of
+/// many sequences into one forward pass, samples the next token of every sequence that
+/// reached the end of its tokens, and streams the results back.
+///
+/// Everything but the inbox (new requests, cancellations) and the published stats is
+/// owned by the loop thread, so the step itself takes no locks.
+public final class LLMEngine: @unchecked Sendable {
+    public let tokenizer: Tokenizer
+    public let configuration: EngineConfiguration
+    /// Longest prompt + output a request may ask for.
+    public let maxModelLength: Int
+    public let blockCount: Int
+
+    private let executor: any ModelExecutor
+    private let scheduler: Scheduler
+    private let metrics = EngineMetrics()
+    private let endOfGeneration: Set<Int32>
+    private let vocabularySize: Int
+
+    // Shared with submitting threads, guarded by `condition`.
+    private let condition = NSCondition()
+    private var inbox: [RequestState] = []
+    private var cancellations: [Int] = []
+    private var published = EngineStats()
+    private var nextRequestID = 0
+    private var acceptsWork = true
+    private var drainDeadline: UInt64?
+    private let exited = DispatchSemaphore(value: 0)
+
+    // Owned by the loop thread.
+    private var active: [Int: RequestState] = [:]
+    private var chunks: [ScheduledChunk] = []
+    private var batch = ForwardBatch()
+    private var steps = 0
+    private let processed: UnsafeMutableBufferPointer<Float>
+
+    /// An engine over `model` with a KV pool of `configuration.kvCacheBytes`.
+    public convenience init(model: any CausalLM, tokenizer: Tokenizer, configuration: EngineConfiguration = .init()) {
+        let bytesPerBlock = KVCache.bytesPerToken(config: model.shape) * configuration.blockSize
+        let bytes = configuration.kvCacheBytes ?? EngineConfiguration.defaultKVCacheBytes
+        let blockCount = max(1, bytes / bytesPerBlock)
+        let runner = ModelRunner(model: model, blockSize: configuration.blockSize, blockCount: blockCount,
+                                 threads: configuration.threads)
+        self.init(executor: runner, tokenizer: tokenizer, blockCount: blockCount,
+                  contextLength: model.config.contextLength, configuration: configuration)
+    }
+
+    /// An engine over any executor (tests use a fake one); `blockCount` blocks of
+    /// `configuration.blockSize` tokens must match the executor's KV pool.
+    public init(executor: any ModelExecutor, tokenizer: Tokenizer, blockCount: Int, contextLength: Int,
+                configuration: EngineConfiguration) {
+        self.executor = executor
+        self.tokenizer = tokenizer
+        self.configuration = configuration
+        self.blockCount = blockCount
+        vocabularySize = executor.vocabularySize
+        endOfGeneration = tokenizer.endOfGenerationIDs
+        maxModelLength = min(configuration.maxModelLength ?? contextLength, contextLength, blockCount * configuration.blockSize)
+        scheduler = Scheduler(blocks: BlockManager(blockSize: configuration.blockSize, blockCount: blockCount),
+                              maxRunning: configuration.maxRunningSequences,
+                              maxBatchedTokens: configuration.maxBatchedTokens)
+        processed = .allocate(capacity: executor.vocabularySize)
+        published.totalBlocks = blockCount
+        metrics.blocksTotal.record(blockCount)
+        let thread = Thread { [self] in loop() }
+        thread.name = "flint-engine"
+        thread.start()
+    }
+
+    deinit { processed.deallocate() }
+
+    // MARK: submitting
+
+    /// Queues a request. Events arrive on the returned stream until every completion has
+    /// finished; stopping iteration (or cancelling the consuming task) cancels the request,
+    /// and its KV blocks are released at the next step.
+    public func submit(_ request: GenerationRequest) throws -> AsyncThrowingStream<EngineEvent, Error> {
+        try validate(request)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: EngineEvent.self)
+        condition.lock()
+        defer { condition.unlock() }
+        guard acceptsWork else { throw EngineError.shuttingDown }
+        let waiting = inbox.count + published.waitingSequences
+        guard waiting < configuration.maxWaitingRequests else { throw EngineError.overloaded(waiting: waiting) }
+        let id = nextRequestID
+        nextRequestID += 1
+        inbox.append(RequestState(id: id, request: request, continuation: continuation, arrival: Self.now()))
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.cancel(id) }
+        }
+        condition.signal()
+        return stream
+    }
+
+    private func validate(_ r: GenerationRequest) throws {
+        if r.prompt.isEmpty { throw EngineError.emptyPrompt }
+        if let bad = r.prompt.first(where: { $0 < 0 || Int($0) >= vocabularySize }) { throw EngineError.invalidToken(bad) }
+        func check(_ ok: Bool, _ name: String, _ reason: String) throws {
+            if !ok { throw EngineError.invalidParameter(name: name, reason: reason) }
+        }
+        let s = r.sampling
+        try check(r.maxTokens >= 1, "max_tokens", "must be at least 1")
+        try check((1...128).contains(r.n), "n", "must be between 1 and 128")
+        try check(r.logprobs.map { (0...20).contains($0) } ?? true, "logprobs", "must be between 0 and 20")
+        try check(s.temperature.isFinite && s.temperature >= 0, "temperature", "must be a number >= 0")
+        try check(s.topP > 0 && s.topP <= 1, "top_p", "must be in (0, 1]")
+        try check(s.topK >= 0, "top_k", "must be >= 0")
+        try check(s.minP >= 0 && s.minP <= 1, "min_p", "must be in [0, 1]")
+        try check(s.repetitionPenalty.isFinite && s.repetitionPenalty > 0, "repetition_penalty", "must be > 0")
+        try check(s.presencePenalty.isFinite && s.frequencyPenalty.isFinite, "presence_penalty", "must be finite")
+        if r.prompt.count + r.maxTokens > maxModelLength {
+            throw EngineError.tooLong(promptTokens: r.prompt.count, maxTokens: r.maxTokens, limit: maxModelLength)
+        }
+    }
+
+    private func cancel(_ id: Int) {
+        condition.lock()
+        cancellations.append(id)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The state after the latest step.
+    public var stats: EngineStats {
+        condition.lock()
+        defer { condition.unlock() }
+        return published
+    }
+
+    /// Stops accepting requests, lets those in flight finish for up to `gracePeriod`
+    /// seconds, ends the rest with finish reason `error`, and stops the loop. Blocks until
+    /// the loop has stopped; calling it again returns at once.
+    public func shutdown(gracePeriod: Double = 30) {
+        condition.lock()
+        if acceptsWork {
+            acceptsWork = false
+            drainDeadline = Self.now() + UInt64(max(0, gracePeriod) * 1e9)
+            condition.signal()
+        }
+        condition.unlock()
+        exited.wait()
+        exited.signal()
+    }
+
+    // MARK: the loop
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while inbox.isEmpty && cancellations.isEmpty && !scheduler.hasWork && drainDeadline == nil {
+                condition.wait()
+            }
+            let arrived = inbox
+            inbox.removeAll()
+            let cancelled = cancellations
+            cancellations.removeAll()
+            let deadline = drainDeadline
+            condition.unlock()
+
+            for r in arrived { start(r) }
+            for id in cancelled { if let r = active[id] { end(r, .cancelled) } }
+            if let deadline, !scheduler.hasWork || Self.now() >= deadline {
+                for r in active.values { end(r, .error) }
+                publish()
+                break
+            }
+            if scheduler.hasWork { step() }
+            publish()
+        }
+        exited.signal()
+    }
+
+    private func start(_ r: RequestState) {
+        active[r.id] = r
+        for i in 0..<r.request.n {
+            let seq = EngineSequence(request: r, index: i, tokenizer: tokenizer)
+            if i > 0 { seq.waitsFor = r.sequences[0] }
+            r.sequences.append(seq)
+            scheduler.add(seq)
+        }
+        metrics.promptTokens.increment(by: r.request.prompt.count)
+    }
+
+    private func step() {
+        let started = Self.now()
+        let queried = scheduler.prefixQueryTokens, hits = scheduler.prefixHitTokens, preempted = scheduler.preemptions
+        scheduler.schedule(into: &chunks)
+        guard !chunks.isEmpty else {
+            // Nothing fits although nothing runs: cannot happen for validated requests, but a
+            // stuck queue must fail loudly rather than spin.
+            if scheduler.running.isEmpty, let head = scheduler.waiting.first { end(head.request, .error) }
+            return
+        }
+        let bs = configuration.blockSize
+        batch.removeAll()
+        for c in chunks {
+            let s = c.sequence
+            batch.append(tokens: s.tokens[s.computed..<(s.computed + c.count)], startPosition: s.computed,
+                         blockTable: s.blockTable, blockSize: bs, loraSlot: s.request.request.loraSlot, wantLogits: c.samples)
+        }
+        let logits = executor.execute(batch)
+        scheduler.didRun(chunks)
+
+        let now = Self.now()
+        let vocab = vocabularySize
+        var row = 0
+        for c in chunks where c.samples {
+            let rowLogits = UnsafeBufferPointer(rebasing: logits[(row * vocab)..<((row + 1) * vocab)])
+            row += 1
+            sampleNext(c.sequence, logits: rowLogits, now: now)
+        }
+        steps += 1
+        metrics.stepDuration.recordNanoseconds(Int64(Self.now() - started))
+        metrics.batchTokens.record(batch.tokenCount)
+        metrics.batchSequences.record(chunks.count)
+        if scheduler.prefixQueryTokens > queried { metrics.prefixQueries.increment(by: scheduler.prefixQueryTokens - queried) }
+        if scheduler.prefixHitTokens > hits { metrics.prefixHits.increment(by: scheduler.prefixHitTokens - hits) }
+        if scheduler.preemptions > preempted { metrics.preemptions.increment(by: scheduler.preemptions - preempted) }
+    }
+
+    private func sampleNext(_ s: EngineSequence, logits: UnsafeBufferPointer<Float>, now: UInt64) {
+        let r = s.request
+        let req = r.request
+        var input = logits
+        if !s.processors.isEmpty {
+            _ = processed.initialize(from: logits)
+            for p in s.processors { p.process(processed, history: s.history) }
+            input = UnsafeBufferPointer(processed)
+        }
+        let token = s.sampler.sample(input)
+        let logprob = req.logprobs.map { TokenLogprob(logits: logits, token: token, top: $0) }
+        s.tokens.append(token)
+        s.history.append(token)
+        r.completionTokens += 1
+        metrics.generatedTokens.increment()
+        if !r.sawFirstToken {
+            r.sawFirstToken = true
+            metrics.timeToFirstToken.recordNanoseconds(Int64(now - r.arrival))
+        } else if s.lastTokenTime > 0 {
+            metrics.interTokenLatency.recordNanoseconds(Int64(now - s.lastTokenTime))
+        }
+        s.lastTokenTime = now
+
+        var text: String
+        var reason: FinishReason?
+        if (!req.ignoreEOS && endOfGeneration.contains(token)) || req.stopTokenIDs.contains(token) {
+            text = finalText(s)
+            reason = .stop
+        } else {
+            let (released, stopped) = s.stopMatcher.append(s.detokenizer.append(token))
+            text = released
+            if stopped {
+                reason = .stop
+            } else if s.generatedCount >= req.maxTokens || s.tokens.count >= maxModelLength {
+                text += finalText(s)
+                reason = .length
+            }
+        }
+        var event = EngineEvent(index: s.index, tokenIDs: [token], text: text, logprobs: logprob.map { [$0] } ?? [],
+                                finishReason: reason, usage: nil)
+        if let reason {
+            scheduler.remove(s)
+            metrics.finished(reason)
+            r.unfinished -= 1
+            if r.unfinished == 0 {
+                event.usage = r.usage
+                r.continuation.yield(event)
+                r.continuation.finish()
+                active[r.id] = nil
+                return
+            }
+        }
+        r.continuation.yield(event)
+    }
+
+    /// Text still held by the detokenizer and the stop matcher, at the end of a completion.
+    private func finalText(_ s: EngineSequence) -> String {
+        let (released, stopped) = s.stopMatcher.append(s.detokenizer.flush())
+        return stopped ? released : released + s.stopMatcher.flush()
+    }
+
+    /// Ends every unfinished completion of `r` with `reason` (cancellation, shutdown, failure).
+    private func end(_ r: RequestState, _ reason: FinishReason) {
+        for s in r.sequences where !s.finished {
+            scheduler.remove(s)
+            metrics.finished(reason)
+            r.unfinished -= 1
+            r.continuation.yield(EngineEvent(index: s.index, tokenIDs: [], text: "", logprobs: [], finishReason: reason,
+                                             usage: r.unfinished == 0 ? r.usage : nil))
+        }
+        r.continuation.finish()
+        active[r.id] = nil
+    }
+
+    private func publish() {
+        let blocks = scheduler.blocks
+        var s = EngineStats()
+        s.activeRequests = active.count
+        s.runningSequences = scheduler.running.count
+        s.waitingSequences = scheduler.waiting.count
+        s.usedBlocks = blocks.usedCount
+        s.cachedBlocks = blocks.cachedCount
+        s.totalBlocks = blocks.blockCount
+        s.preemptions = scheduler.preemptions
+        s.prefixQueryTokens = scheduler.prefixQueryTokens
+        s.prefixHitTokens = scheduler.prefixHitTokens
+        s.steps = steps
+        metrics.running.record(s.runningSequences)
+        metrics.waiting.record(s.waitingSequences)
+        metrics.blocksUsed.record(s.usedBlocks)
+        metrics.blocksCached.record(s.cachedBlocks)
+        condition.lock()
+        published = s
+        condition.unlock()
+    }
+}

@@ -1,0 +1,27 @@
+import FlintModels
+
+/// What the engine needs from a model: one forward pass over a batch, returning the
+/// logits of the batch's `logitRows`. A protocol so scheduler tests can run without weights.
+public protocol ModelExecutor: AnyObject {
+    var vocabularySize: Int { get }
+    func execute(_ batch: ForwardBatch) -> UnsafeBufferPointer<Float>
+}
+
+/// Runs a `CausalLM` over the engine's paged KV pool.
+public final class ModelRunner: ModelExecutor {
+    public let model: any CausalLM
+    public let cache: KVCache
+    public let context: ForwardContext
+
+    public init(model: any CausalLM, blockSize: Int, blockCount: Int, threads: Int) {
+        self.model = model
+        cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: blockCount)
+        context = ForwardContext(threads: threads)
+    }
+
+    public var vocabularySize: Int { model.config.vocabularySize }
+
+    public func execute(_ batch: ForwardBatch) -> UnsafeBufferPointer<Float> {
+        model.forward(batch, cache: cache, context: context)
+    }
+}

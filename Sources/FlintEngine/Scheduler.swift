@@ -1,0 +1,156 @@
+/// A sequence's share of one forward pass.
+struct ScheduledChunk {
+    let sequence: EngineSequence
+    /// Tokens from `sequence.computed` on that run in this pass.
+    let count: Int
+    /// The chunk reaches the end of the sequence's tokens, so a token is sampled after it.
+    let samples: Bool
+
+    init(sequence: EngineSequence, count: Int) {
+        self.sequence = sequence
+        self.count = count
+        samples = sequence.computed + count == sequence.tokens.count
+    }
+}
+
+/// Decides what each forward pass runs: running sequences first (decodes and unfinished
+/// prompt chunks, oldest first), then waiting sequences in arrival order while the token
+/// budget, the running-sequence limit and the free KV blocks allow. A prompt longer than
+/// the remaining budget is split into chunks (chunked prefill) that share passes with
+/// decodes. When a running sequence needs a block and none is free, the most recently
+/// admitted sequence is preempted: its blocks are released and it goes back to the front
+/// of the queue, to be recomputed (its full blocks usually come back from the prefix cache).
+final class Scheduler {
+    let blocks: BlockManager
+    let maxRunning: Int
+    let maxBatchedTokens: Int
+    private(set) var waiting: [EngineSequence] = []
+    private(set) var running: [EngineSequence] = []
+    private(set) var preemptions = 0
+    /// Prompt tokens looked up in the prefix cache, and how many were found.
+    private(set) var prefixQueryTokens = 0
+    private(set) var prefixHitTokens = 0
+
+    init(blocks: BlockManager, maxRunning: Int, maxBatchedTokens: Int) {
+        precondition(maxRunning > 0 && maxBatchedTokens > 0)
+        self.blocks = blocks
+        self.maxRunning = maxRunning
+        self.maxBatchedTokens = maxBatchedTokens
+    }
+
+    var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+
+    func add(_ sequence: EngineSequence) { waiting.append(sequence) }
+
+    /// The next pass's chunks, into `out` (cleared first).
+    func schedule(into out: inout [ScheduledChunk]) {
+        out.removeAll(keepingCapacity: true)
+        var budget = maxBatchedTokens
+        var preempted = false
+        var i = 0
+        running: while i < running.count && budget > 0 {
+            let seq = running[i]
+            let count = min(seq.pendingCount, budget)
+            while !grow(seq, toTokens: seq.computed + count) {
+                let victim = running.removeLast()
+                preempt(victim)
+                preempted = true
+                if victim === seq { break running }
+            }
+            out.append(ScheduledChunk(sequence: seq, count: count))
+            budget -= count
+            i += 1
+        }
+        // Admitting new work in a pass that had to preempt would only thrash.
+        if preempted { return }
+
+        var w = 0
+        while w < waiting.count && budget > 0 && running.count < maxRunning {
+            let seq = waiting[w]
+            if let first = seq.waitsFor, !first.finished, first.isPrefilling || first.blockTable.isEmpty {
+                w += 1
+                continue
+            }
+            guard admit(seq, budget: budget, into: &out) else { break }
+            budget -= out[out.count - 1].count
+            waiting.remove(at: w)
+            running.append(seq)
+        }
+    }
+
+    /// Takes `seq`'s cached prefix and enough fresh blocks for its first chunk; false when
+    /// the blocks are not there.
+    private func admit(_ seq: EngineSequence, budget: Int, into out: inout [ScheduledChunk]) -> Bool {
+        let bs = blocks.blockSize
+        // At least one token must run to produce logits, so the last token is never taken
+        // from the cache.
+        var maxBlocks = (seq.tokens.count - 1) / bs
+        if let limit = seq.request.request.promptCacheMaxLength { maxBlocks = min(maxBlocks, max(0, limit) / bs) }
+        let hits = blocks.lookup(tokens: seq.tokens, salt: seq.salt, chain: &seq.blockHashes, maxBlocks: maxBlocks)
+        let hitTokens = hits.count * bs
+        let count = min(seq.tokens.count - hitTokens, budget)
+        let fresh = blocks.blocksNeeded(forTokens: hitTokens + count) - hits.count
+        guard blocks.freeCount - blocks.unreferencedCount(hits) >= fresh else { return false }
+        blocks.acquire(hits)
+        seq.blockTable = hits
+        for _ in 0..<fresh { seq.blockTable.append(blocks.allocate()!) }
+        seq.computed = hitTokens
+        seq.registeredBlocks = hits.count
+        if !seq.admittedOnce {
+            seq.admittedOnce = true
+            seq.cachedPromptTokens = min(hitTokens, seq.promptCount)
+            prefixQueryTokens += seq.promptCount
+            prefixHitTokens += seq.cachedPromptTokens
+        }
+        out.append(ScheduledChunk(sequence: seq, count: count))
+        return true
+    }
+
+    /// Extends `seq`'s block table to hold `n` tokens; false when there are not enough free blocks.
+    private func grow(_ seq: EngineSequence, toTokens n: Int) -> Bool {
+        let needed = blocks.blocksNeeded(forTokens: n) - seq.blockTable.count
+        if needed <= 0 { return true }
+        guard blocks.freeCount >= needed else { return false }
+        for _ in 0..<needed { seq.blockTable.append(blocks.allocate()!) }
+        return true
+    }
+
+    private func preempt(_ seq: EngineSequence) {
+        blocks.release(seq.blockTable)
+        seq.blockTable = []
+        seq.computed = 0
+        seq.registeredBlocks = 0
+        waiting.insert(seq, at: 0)
+        preemptions += 1
+    }
+
+    /// Records that the chunks ran: their keys and values are now in the cache, and newly
+    /// filled blocks become available to the prefix cache.
+    func didRun(_ chunks: [ScheduledChunk]) {
+        let bs = blocks.blockSize
+        for chunk in chunks {
+            let seq = chunk.sequence
+            seq.computed += chunk.count
+            while (seq.registeredBlocks + 1) * bs <= seq.computed {
+                let b = seq.registeredBlocks
+                let range = (b * bs)..<((b + 1) * bs)
+                let parent = b == 0 ? seq.salt : seq.blockHashes[b - 1]
+                if seq.blockHashes.count == b { seq.blockHashes.append(BlockManager.chainHash(parent: parent, tokens: seq.tokens[range])) }
+                blocks.register(seq.blockTable[b], hash: seq.blockHashes[b], parent: parent, tokens: seq.tokens[range])
+                seq.registeredBlocks += 1
+            }
+        }
+    }
+
+    /// Removes a finished or cancelled sequence and releases its blocks.
+    func remove(_ seq: EngineSequence) {
+        seq.finished = true
+        if let i = running.firstIndex(where: { $0 === seq }) {
+            running.remove(at: i)
+        } else if let i = waiting.firstIndex(where: { $0 === seq }) {
+            waiting.remove(at: i)
+        }
+        blocks.release(seq.blockTable)
+        seq.blockTable = []
+    }
+}

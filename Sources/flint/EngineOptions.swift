@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import FlintEngine
+
+/// Engine limits shared by `serve` and `bench --engine`.
+struct EngineOptions: ParsableArguments {
+    @Option(name: .customLong("kv-cache-memory"), help: "KV cache size in bytes (suffixes K, M, G, KiB, MiB, GiB; default: 1 GiB or a quarter of RAM).")
+    var kvCacheMemory: String?
+
+    @Option(name: .customLong("max-num-seqs"), help: "Most sequences per forward pass.")
+    var maxRunningSequences: Int = 64
+
+    @Option(name: .customLong("max-num-batched-tokens"), help: "Most tokens per forward pass (longer prompts are prefilled in chunks).")
+    var maxBatchedTokens: Int = 512
+
+    @Option(name: .customLong("max-queue"), help: "Requests allowed to wait; beyond that new ones are refused as overloaded.")
+    var maxQueue: Int = 256
+
+    func validate() throws {
+        guard (1...4096).contains(maxRunningSequences) else { throw ValidationError("--max-num-seqs must be in 1...4096") }
+        guard (1...65536).contains(maxBatchedTokens) else { throw ValidationError("--max-num-batched-tokens must be in 1...65536") }
+        guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1") }
+        if let text = kvCacheMemory, Self.parseBytes(text) == nil {
+            throw ValidationError("--kv-cache-memory: '\(text)' is not a byte count (e.g. 512M, 2GiB)")
+        }
+    }
+
+    func configuration(threads: Int) -> EngineConfiguration {
+        EngineConfiguration(threads: threads, kvCacheBytes: kvCacheMemory.flatMap(Self.parseBytes),
+                            maxRunningSequences: maxRunningSequences, maxBatchedTokens: maxBatchedTokens,
+                            maxWaitingRequests: maxQueue)
+    }
+
+    /// "1073741824", "512M", "1.5G", "2GiB" → bytes (K/M/G are powers of 1000, KiB/MiB/GiB of 1024).
+    static func parseBytes(_ text: String) -> Int? {
+        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824),
+                                         ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("B", 1)]
+        var number = Substring(text.trimmingCharacters(in: .whitespaces))
+        var scale = 1.0
+        for (suffix, value) in units where number.hasSuffix(suffix) {
+            number = number.dropLast(suffix.count)
+            scale = value
+            break
+        }
+        guard let n = Double(number.trimmingCharacters(in: .whitespaces)), n.isFinite, n > 0, n * scale < 1e15 else { return nil }
+        return Int(n * scale)
+    }
+}
