@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         .target(name: "CFlintKernels", cSettings: kernelFlags),
@@ -28,8 +32,16 @@ let package = Package(
             "FlintModels", "FlintTokenizers", "FlintLoading",
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
+        .target(name: "FlintServer", dependencies: [
+            "FlintEngine", "FlintTokenizers", "FlintJinja",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "flint", dependencies: [
-            "FlintEngine", "FlintLoading", "FlintModels", "FlintTensor", "FlintTokenizers",
+            "FlintServer", "FlintEngine", "FlintLoading", "FlintModels", "FlintTensor", "FlintTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -41,6 +53,10 @@ let package = Package(
         .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport"]),
         .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintTestSupport"]),
+        .testTarget(name: "FlintServerTests", dependencies: [
+            "FlintServer", "FlintEngine", "FlintTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,6 +15,11 @@ struct ModelOptions: ParsableArguments {
         guard threads >= 1 && threads <= 512 else { throw ValidationError("--threads must be between 1 and 512") }
     }
 
+    /// The name clients use: the catalog name, or a file's name without `.gguf`.
+    var servedName: String {
+        ModelCatalog.entry(named: model) != nil ? model : URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+    }
+
     func load() throws -> LoadedModel {
         let path = try ModelPuller.resolve(model)
         return try LoadedModel(path: path.path)

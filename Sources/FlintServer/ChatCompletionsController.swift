@@ -1,0 +1,133 @@
+import FlintEngine
+import FlintJinja
+import FlintTokenizers
+import Hummingbird
+
+/// POST /v1/chat/completions.
+struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
+    let engine: Engine
+    let maxBodyBytes: Int
+
+    func addRoutes(to router: Router<FlintRequestContext>) {
+        router.post("/v1/chat/completions") { request, _ in try await create(request) }
+    }
+
+    static var roles: Set<String> { ["system", "developer", "user", "assistant", "tool"] }
+
+    /// A message of the request, validated; content may be a string or a list of text parts.
+    static func message(_ value: JinjaValue, at i: Int) throws(APIError) -> ChatMessage {
+        let param = "messages[\(i)]"
+        guard case .object(let o) = value else { throw APIError.invalid("'\(param)' must be an object", param: param) }
+        guard case .string(let role)? = o["role"] else { throw APIError.invalid("'\(param).role' must be a string", param: "\(param).role") }
+        guard roles.contains(role) else {
+            throw APIError.invalid("'\(param).role' must be one of system, developer, user, assistant, tool; got '\(role)'", param: "\(param).role")
+        }
+        switch o["content"] {
+        case .string?: break
+        case .none?, nil:
+            guard role == "assistant" else { throw APIError.invalid("'\(param).content' is required", param: "\(param).content") }
+        case .array(let parts)?:
+            for part in parts {
+                guard case .object(let p) = part, p["type"]?.stringValue == "text", p["text"]?.stringValue != nil else {
+                    throw APIError.invalid("'\(param).content' parts must be {\"type\": \"text\", \"text\": string}", param: "\(param).content")
+                }
+            }
+        default:
+            throw APIError.invalid("'\(param).content' must be a string or a list of text parts", param: "\(param).content")
+        }
+        guard var m = ChatMessage(json: value) else { throw APIError.invalid("'\(param)' is not a valid message", param: param) }
+        if m.role == "developer" { m.role = "system" }
+        return m
+    }
+
+    func create(_ request: Request) async throws -> Response {
+        let f = try await ControllerSupport.fields(of: request, limit: maxBodyBytes)
+        try ControllerSupport.checkModel(f, engine: engine)
+        let options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
+        guard let raw = try f.array("messages") else { throw APIError.invalid("'messages' is required", param: "messages") }
+        guard !raw.isEmpty else { throw APIError.invalid("'messages' must contain at least one message", param: "messages") }
+        guard raw.count <= 4096 else { throw APIError.invalid("'messages' has more than 4096 messages", param: "messages") }
+        var messages: [ChatMessage] = []
+        for (i, v) in raw.enumerated() { messages.append(try Self.message(v, at: i)) }
+        let tools = try f.array("tools")
+        if let tools, tools.contains(where: { $0.objectValue == nil }) {
+            throw APIError.invalid("'tools' must be a list of objects", param: "tools")
+        }
+        if let format = try f.object("response_format"), format["type"]?.stringValue != "text" {
+            throw APIError.invalid("'response_format' other than {\"type\": \"text\"} is not supported yet", param: "response_format")
+        }
+        let wantLogprobs = try f.bool("logprobs") ?? false
+        let top = try f.int("top_logprobs", in: 0...20)
+        if top != nil && !wantLogprobs {
+            throw APIError.invalid("'top_logprobs' requires 'logprobs' to be true", param: "top_logprobs")
+        }
+        let prompt: [Int32]
+        do { prompt = try engine.encodeChat(messages, tools: tools) } catch {
+            throw APIError.invalid("The chat template could not render these messages: \(error)", param: "messages")
+        }
+        let generation = try options.request(prompt: prompt, maxModelLength: engine.maxModelLength,
+                                             logprobs: wantLogprobs ? (top ?? 0) : nil, promptParam: "messages")
+        let stream = try ControllerSupport.submit(generation, to: engine, promptParam: "messages")
+        let id = ControllerSupport.newID("chatcmpl-")
+        let model = try f.string("model")!
+        let created = ControllerSupport.now
+        let tokenizer = engine.tokenizer
+        let returnIDs = options.returnTokenIDs
+
+        if options.stream {
+            let includeUsage = options.includeUsage
+            let n = options.n
+            return ControllerSupport.streamResponse { writer in
+                for i in 0..<n {
+                    let first = ChatChunkChoice(index: i, delta: ChatDelta(role: "assistant", content: ""), logprobs: nil,
+                                                finish_reason: nil, token_ids: nil)
+                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [first], usage: nil)))
+                }
+                var usage: Usage?
+                for try await e in stream {
+                    if let u = e.usage { usage = u }
+                    if e.text.isEmpty && e.finishReason == nil && e.logprobs.isEmpty && !returnIDs { continue }
+                    let choice = ChatChunkChoice(index: e.index, delta: ChatDelta(role: nil, content: e.text),
+                                                 logprobs: wantLogprobs ? Self.logprobs(e.logprobs, tokenizer) : nil,
+                                                 finish_reason: e.finishReason?.rawValue, token_ids: returnIDs ? e.tokenIDs : nil)
+                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
+                }
+                if includeUsage, let usage {
+                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [],
+                                                                                 usage: ControllerSupport.usage(usage))))
+                }
+            }
+        }
+
+        var texts = Array(repeating: "", count: options.n)
+        var ids = Array(repeating: [Int32](), count: options.n)
+        var lps = Array(repeating: [TokenLogprob](), count: options.n)
+        var finish = Array(repeating: FinishReason?.none, count: options.n)
+        var usage: Usage?
+        for try await e in stream {
+            texts[e.index] += e.text
+            ids[e.index] += e.tokenIDs
+            lps[e.index] += e.logprobs
+            if let r = e.finishReason { finish[e.index] = r }
+            if let u = e.usage { usage = u }
+        }
+        let choices = (0..<options.n).map { i in
+            ChatChoice(index: i, message: ChatMessageBody(role: "assistant", content: texts[i]),
+                       logprobs: wantLogprobs ? Self.logprobs(lps[i], tokenizer) : nil,
+                       finish_reason: finish[i]?.rawValue, token_ids: returnIDs ? ids[i] : nil)
+        }
+        let u = usage ?? Usage(promptTokens: prompt.count, completionTokens: ids.reduce(0) { $0 + $1.count }, cachedPromptTokens: 0)
+        return try ControllerSupport.json(ChatCompletionBody(id: id, created: created, model: model, choices: choices,
+                                                             usage: ControllerSupport.usage(u), prompt_token_ids: returnIDs ? prompt : nil))
+    }
+
+    static func logprobs(_ items: [TokenLogprob], _ tokenizer: Tokenizer) -> ChatLogprobs {
+        ChatLogprobs(content: items.map { lp in
+            let t = ControllerSupport.tokenText(lp.token, tokenizer)
+            return ChatTokenLogprob(token: t.text, logprob: lp.logprob, bytes: t.bytes, top_logprobs: lp.top.map { alt in
+                let a = ControllerSupport.tokenText(alt.token, tokenizer)
+                return .init(token: a.text, logprob: alt.logprob, bytes: a.bytes)
+            })
+        })
+    }
+}

@@ -1,0 +1,156 @@
+import FlintEngine
+import FlintJinja
+import FlintTokenizers
+import Hummingbird
+
+/// POST /v1/completions: one or several prompts (text or token ids), each with n completions.
+struct CompletionsController<Engine: InferenceEngine>: Sendable {
+    let engine: Engine
+    let maxBodyBytes: Int
+
+    func addRoutes(to router: Router<FlintRequestContext>) {
+        router.post("/v1/completions") { request, _ in try await create(request) }
+    }
+
+    /// `prompt` as token sequences: a string, a list of strings, a list of token ids, or a
+    /// list of such lists.
+    func prompts(_ f: RequestFields) throws(APIError) -> [(tokens: [Int32], text: String)] {
+        guard let value = f.object["prompt"], !value.isNone else { throw APIError.invalid("'prompt' is required", param: "prompt") }
+        func tokens(_ items: [JinjaValue]) throws(APIError) -> [Int32] {
+            var out: [Int32] = []
+            for item in items {
+                guard case .int(let t) = item, t >= 0, t < engine.tokenizer.vocabularySize else {
+                    throw APIError.invalid("'prompt' token ids must be integers in 0..<\(engine.tokenizer.vocabularySize)", param: "prompt")
+                }
+                out.append(Int32(t))
+            }
+            return out
+        }
+        let tokenizer = engine.tokenizer
+        switch value {
+        case .string(let s): return [(engine.encodePrompt(s), s)]
+        case .array(let items) where items.isEmpty: throw APIError.invalid("'prompt' must not be empty", param: "prompt")
+        case .array(let items):
+            guard items.count <= 64 else { throw APIError.invalid("'prompt' has more than 64 prompts", param: "prompt") }
+            switch items[0] {
+            case .int:
+                let t = try tokens(items)
+                return [(t, tokenizer.decode(t))]
+            case .string:
+                var out: [(tokens: [Int32], text: String)] = []
+                for item in items {
+                    guard case .string(let s) = item else { throw APIError.invalid("'prompt' list entries must all be strings", param: "prompt") }
+                    out.append((engine.encodePrompt(s), s))
+                }
+                return out
+            case .array:
+                var out: [(tokens: [Int32], text: String)] = []
+                for item in items {
+                    guard case .array(let inner) = item else { throw APIError.invalid("'prompt' list entries must all be token lists", param: "prompt") }
+                    let t = try tokens(inner)
+                    out.append((t, tokenizer.decode(t)))
+                }
+                return out
+            default: throw APIError.invalid("'prompt' must be a string, a list of strings or a list of token ids", param: "prompt")
+            }
+        default: throw APIError.invalid("'prompt' must be a string, a list of strings or a list of token ids", param: "prompt")
+        }
+    }
+
+    func create(_ request: Request) async throws -> Response {
+        let f = try await ControllerSupport.fields(of: request, limit: maxBodyBytes)
+        try ControllerSupport.checkModel(f, engine: engine)
+        var options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
+        // The legacy endpoint's default, as OpenAI's.
+        if options.maxTokens == nil { options.maxTokens = 16 }
+        let logprobs = try f.int("logprobs", in: 0...20)
+        let echo = try f.bool("echo") ?? false
+        if echo && logprobs != nil { throw APIError.invalid("'echo' together with 'logprobs' is not supported", param: "echo") }
+        if let suffix = try f.string("suffix"), !suffix.isEmpty { throw APIError.invalid("'suffix' is not supported", param: "suffix") }
+        let prompts = try prompts(f)
+        var streams: [AsyncThrowingStream<EngineEvent, Error>] = []
+        for p in prompts {
+            let r = try options.request(prompt: p.tokens, maxModelLength: engine.maxModelLength, logprobs: logprobs, promptParam: "prompt")
+            streams.append(try ControllerSupport.submit(r, to: engine, promptParam: "prompt"))
+        }
+        let id = ControllerSupport.newID("cmpl-")
+        let model = try f.string("model")!
+        let created = ControllerSupport.now
+        let tokenizer = engine.tokenizer
+        let n = options.n
+        let returnIDs = options.returnTokenIDs
+        let echoes = prompts.map { echo ? $0.text : "" }
+
+        if options.stream {
+            let includeUsage = options.includeUsage
+            let streams = streams
+            return ControllerSupport.streamResponse { writer in
+                var usage: Usage?
+                for (p, stream) in streams.enumerated() {
+                    var echoed = Set<Int>()
+                    for try await e in stream {
+                        if let u = e.usage { usage = ControllerSupport.sum(usage, u) }
+                        var text = e.text
+                        if echo && !echoed.contains(e.index) {
+                            echoed.insert(e.index)
+                            text = echoes[p] + text
+                        }
+                        if text.isEmpty && e.finishReason == nil && e.logprobs.isEmpty && !returnIDs { continue }
+                        let choice = CompletionChoice(index: p * n + e.index, text: text,
+                                                      logprobs: logprobs == nil ? nil : Self.logprobs(e.logprobs, tokenizer, offset: 0),
+                                                      finish_reason: e.finishReason?.rawValue, token_ids: returnIDs ? e.tokenIDs : nil)
+                        try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
+                    }
+                }
+                if includeUsage, let usage {
+                    try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [],
+                                                                                  usage: ControllerSupport.usage(usage))))
+                }
+            }
+        }
+
+        var choices: [CompletionChoice] = []
+        var usage: Usage?
+        for (p, stream) in streams.enumerated() {
+            var texts = Array(repeating: echoes[p], count: n)
+            var ids = Array(repeating: [Int32](), count: n)
+            var lps = Array(repeating: [TokenLogprob](), count: n)
+            var finish = Array(repeating: FinishReason?.none, count: n)
+            for try await e in stream {
+                texts[e.index] += e.text
+                ids[e.index] += e.tokenIDs
+                lps[e.index] += e.logprobs
+                if let r = e.finishReason { finish[e.index] = r }
+                if let u = e.usage { usage = ControllerSupport.sum(usage, u) }
+            }
+            for i in 0..<n {
+                choices.append(CompletionChoice(index: p * n + i, text: texts[i],
+                                                logprobs: logprobs == nil ? nil : Self.logprobs(lps[i], tokenizer, offset: echoes[p].utf8.count),
+                                                finish_reason: finish[i]?.rawValue, token_ids: returnIDs ? ids[i] : nil))
+            }
+        }
+        let u = usage ?? Usage(promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0)
+        return try ControllerSupport.json(CompletionBody(id: id, created: created, model: model, choices: choices, usage: ControllerSupport.usage(u)))
+    }
+
+    /// Legacy logprobs: token strings, their logprobs, top alternatives by string, and the
+    /// character offset of each token in the choice's text.
+    static func logprobs(_ items: [TokenLogprob], _ tokenizer: Tokenizer, offset: Int) -> CompletionLogprobs {
+        var out = CompletionLogprobs()
+        var position = offset
+        for lp in items {
+            let t = ControllerSupport.tokenText(lp.token, tokenizer)
+            out.tokens.append(t.text)
+            out.token_logprobs.append(lp.logprob)
+            out.text_offset.append(position)
+            position += t.text.count
+            var top: [String: Float] = [:]
+            for alt in lp.top {
+                let a = ControllerSupport.tokenText(alt.token, tokenizer).text
+                if top[a] == nil { top[a] = alt.logprob }
+            }
+            out.top_logprobs.append(top)
+        }
+        return out
+    }
+}

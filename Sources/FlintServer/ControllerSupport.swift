@@ -1,0 +1,98 @@
+import FlintEngine
+import FlintTokenizers
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Steps every generation endpoint shares: reading the body, checking the model name,
+/// submitting to the engine with its errors mapped to HTTP, and encoding results.
+enum ControllerSupport {
+    /// The body as request fields; a body over `limit` bytes is a 413.
+    static func fields(of request: Request, limit: Int) async throws -> RequestFields {
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes",
+                           type: "invalid_request_error", code: "request_too_large")
+        } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes",
+                           type: "invalid_request_error", code: "request_too_large")
+        }
+        return try RequestFields(body: Array(buffer.readableBytesView))
+    }
+
+    /// Whether `name` addresses the served model: its own name, or
+    /// `accounts/<account>/models/<name>`.
+    static func matches(_ name: String, model: String) -> Bool {
+        if name == model { return true }
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "accounts" && !parts[1].isEmpty && parts[2] == "models" && parts[3] == model
+    }
+
+    static func checkModel(_ f: RequestFields, engine: some InferenceEngine) throws(APIError) {
+        guard let name = try f.string("model") else { throw APIError.invalid("'model' is required", param: "model") }
+        guard matches(name, model: engine.modelName) else { throw APIError.modelNotFound(name) }
+    }
+
+    static func submit(_ request: GenerationRequest, to engine: some InferenceEngine, promptParam: String) throws
+        -> AsyncThrowingStream<EngineEvent, Error> {
+        do { return try engine.submit(request) } catch let e as EngineError {
+            switch e {
+            case .overloaded: throw APIError.overloaded(e.description)
+            case .shuttingDown:
+                var err = APIError(status: .serviceUnavailable, message: e.description, type: "server_error", code: "shutting_down")
+                err.headers[.retryAfter] = "5"
+                throw err
+            case .tooLong: throw APIError.invalid(e.description, param: promptParam, code: "context_length_exceeded")
+            case .emptyPrompt, .invalidToken: throw APIError.invalid(e.description, param: promptParam)
+            case .invalidParameter(let name, _): throw APIError.invalid(e.description, param: name)
+            }
+        }
+    }
+
+    static func usage(_ u: Usage) -> UsageBody {
+        UsageBody(prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.totalTokens,
+                  prompt_tokens_details: .init(cached_tokens: u.cachedPromptTokens))
+    }
+
+    static func sum(_ a: Usage?, _ b: Usage) -> Usage {
+        guard let a else { return b }
+        return Usage(promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens,
+                     cachedPromptTokens: a.cachedPromptTokens + b.cachedPromptTokens)
+    }
+
+    static func newID(_ prefix: String) -> String {
+        prefix + String(UInt64.random(in: 0...UInt64.max), radix: 16) + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    }
+
+    static var now: Int { Int(Date().timeIntervalSince1970) }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONEncoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// One server-sent event.
+    static func event(_ value: some Encodable) throws -> ByteBuffer {
+        var buffer = ByteBuffer(string: "data: ")
+        buffer.writeBytes(try JSONEncoder().encode(value))
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    static let done = ByteBuffer(string: "data: [DONE]\n\n")
+
+    static func streamResponse(_ write: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> Void) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                 body: ResponseBody { writer in
+                     try await write(&writer)
+                     try await writer.write(done)
+                     try await writer.finish(nil)
+                 })
+    }
+
+    /// The text of a token for logprobs (its bytes, decoded leniently).
+    static func tokenText(_ id: Int32, _ tokenizer: Tokenizer) -> (text: String, bytes: [UInt8]) {
+        let bytes = tokenizer.tokenBytes(id)
+        return (String(decoding: bytes, as: UTF8.self), bytes)
+    }
+}

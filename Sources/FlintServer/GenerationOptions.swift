@@ -1,0 +1,87 @@
+import FlintEngine
+
+/// The parameters chat and text completions share, read and validated from a request
+/// body (OpenAI's names and ranges, plus the platform's extensions).
+struct GenerationOptions {
+    var maxTokens: Int?
+    var sampling = SamplingParameters()
+    var n = 1
+    var stop: [String] = []
+    var ignoreEOS = false
+    var truncateToFit = false
+    var cacheIsolationKey: String?
+    var promptCacheMaxLength: Int?
+    var returnTokenIDs = false
+    var stream = false
+    var includeUsage = false
+
+    init(_ f: RequestFields, vocabularySize: Int) throws(APIError) {
+        if let m = try f.int("max_completion_tokens", in: 1...(1 << 24)) { maxTokens = m }
+        if let m = try f.int("max_tokens", in: 1...(1 << 24)) { maxTokens = m }
+        var s = SamplingParameters()
+        if let t = try f.number("temperature", in: 0...2) { s.temperature = Float(t) }
+        if let p = try f.number("top_p", in: 0...1, openLower: true) { s.topP = Float(p) }
+        if let k = try f.int("top_k", in: -1...(1 << 24)) { s.topK = max(0, k) }
+        if let p = try f.number("min_p", in: 0...1) { s.minP = Float(p) }
+        if let p = try f.number("presence_penalty", in: -2...2) { s.presencePenalty = Float(p) }
+        if let p = try f.number("frequency_penalty", in: -2...2) { s.frequencyPenalty = Float(p) }
+        if let p = try f.number("repetition_penalty", in: 0...10, openLower: true) { s.repetitionPenalty = Float(p) }
+        if let seed = try f.int("seed", in: Int.min...Int.max) { s.seed = UInt64(bitPattern: Int64(seed)) }
+        if let bias = try f.object("logit_bias") {
+            guard bias.count <= 1024 else { throw APIError.invalid("'logit_bias' has more than 1024 entries", param: "logit_bias") }
+            for (key, value) in bias {
+                guard let id = Int32(key), id >= 0, Int(id) < vocabularySize else {
+                    throw APIError.invalid("'logit_bias' key '\(key)' is not a token id of this model", param: "logit_bias")
+                }
+                guard let b = value.doubleValue, b.isFinite, (-100...100).contains(b) else {
+                    throw APIError.invalid("'logit_bias' values must be numbers between -100 and 100", param: "logit_bias")
+                }
+                s.logitBias[id] = Float(b)
+            }
+        }
+        sampling = s
+        n = try f.int("n", in: 1...16) ?? 1
+        stop = try f.stringOrStrings("stop", maxCount: 16)
+        if stop.contains(where: \.isEmpty) { throw APIError.invalid("'stop' strings must not be empty", param: "stop") }
+        _ = try f.string("user")
+        ignoreEOS = try f.bool("ignore_eos") ?? false
+        switch try f.string("context_length_exceeded_behavior") {
+        case nil, "error": truncateToFit = false
+        case "truncate": truncateToFit = true
+        case let other?:
+            throw APIError.invalid("'context_length_exceeded_behavior' must be \"truncate\" or \"error\", got \"\(other)\"",
+                                   param: "context_length_exceeded_behavior")
+        }
+        cacheIsolationKey = try f.string("prompt_cache_isolation_key")
+        promptCacheMaxLength = try f.int("prompt_cache_max_len", in: 0...Int(Int32.max))
+        returnTokenIDs = try f.bool("return_token_ids") ?? false
+        stream = try f.bool("stream") ?? false
+        if let options = try f.object("stream_options") {
+            guard stream else { throw APIError.invalid("'stream_options' is only allowed when 'stream' is true", param: "stream_options") }
+            let inner = RequestFields(object: options)
+            includeUsage = try inner.bool("include_usage") ?? false
+        }
+    }
+
+    /// The engine request for one prompt: max_tokens defaults to what the context leaves,
+    /// and a prompt that does not fit is a 400 (or, with "truncate", fewer new tokens).
+    func request(prompt: [Int32], maxModelLength: Int, logprobs: Int?, promptParam: String) throws(APIError) -> GenerationRequest {
+        guard !prompt.isEmpty else { throw APIError.invalid("The prompt is empty", param: promptParam) }
+        let room = maxModelLength - prompt.count
+        guard room >= 1 else {
+            throw APIError.invalid("This model's maximum context length is \(maxModelLength) tokens; the prompt has \(prompt.count)",
+                                   param: promptParam, code: "context_length_exceeded")
+        }
+        var maxTokens = self.maxTokens ?? room
+        if maxTokens > room {
+            guard truncateToFit else {
+                throw APIError.invalid("This model's maximum context length is \(maxModelLength) tokens; the prompt has \(prompt.count) "
+                                       + "and max_tokens asks for \(maxTokens) more", param: "max_tokens", code: "context_length_exceeded")
+            }
+            maxTokens = room
+        }
+        return GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: maxTokens, stop: stop, ignoreEOS: ignoreEOS,
+                                 n: n, logprobs: logprobs, cacheIsolationKey: cacheIsolationKey,
+                                 promptCacheMaxLength: promptCacheMaxLength)
+    }
+}
