@@ -47,11 +47,12 @@ let package = Package(
 
         // Shared by the test targets: reference vectors and model lookup.
         .target(name: "FlintTestSupport", dependencies: ["FlintLoading"], path: "Tests/Support"),
+        .target(name: "CAllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor", "FlintTestSupport"]),
         .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
-        .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport"]),
+        .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport", "CAllocationCounter"]),
         .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintTestSupport"]),
         .testTarget(name: "FlintServerTests", dependencies: [
             "FlintServer", "FlintEngine", "FlintTestSupport",

@@ -29,28 +29,55 @@ struct PagedAttention {
         let window: Int32
         if case .slidingWindow(let w) = kind { window = Int32(w) } else { window = 0 }
         let maxPosition = Int(batch.positions.max() ?? 0)
-        let qStride = heads * headDim
-        let items = rows * heads
-        let heads = self.heads, kvHeads = self.kvHeads, headDim = self.headDim, scale = self.scale
-        let blockSize = Int32(cache.blockSize)
+        let scores = context.attentionScores(maxPosition + 1)
         batch.positions.withUnsafeBufferPointer { positions in
-            batch.rowSequence.withUnsafeBufferPointer { rowSeq in
-                context.pool.run { index, total in
-                    let scratch = context.attentionScratch[index].floats(maxPosition + 1)
-                    // Interleaved, not contiguous: causal rows get heavier towards the end
-                    // of a prompt, and striding keeps the threads evenly loaded.
-                    for item in stride(from: index, to: items, by: total) {
-                        let r = item / heads, h = item % heads
-                        let seq = batch.sequences[Int(rowSeq[r])]
-                        seq.blockTable.withUnsafeBufferPointer { table in
-                            flint_attention_paged(q, Int64(qStride), positions.baseAddress!, Int64(r), Int64(r + 1),
-                                                  kc, vc, table.baseAddress!, blockSize,
-                                                  Int32(heads), Int32(kvHeads), Int32(headDim), scale, window,
-                                                  Int32(h), Int32(h + 1), out, Int64(qStride), scratch)
-                        }
+            batch.rowSequence.withUnsafeBufferPointer { rowSequence in
+                batch.blockTables.withUnsafeBufferPointer { tables in
+                    batch.blockTableStart.withUnsafeBufferPointer { tableStart in
+                        var job = AttentionJob(
+                            q: q, qStride: heads * headDim, positions: positions.baseAddress!, rowSequence: rowSequence.baseAddress!,
+                            tables: tables.baseAddress!, tableStart: tableStart.baseAddress!, keys: kc, values: vc,
+                            blockSize: Int32(cache.blockSize), heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale,
+                            window: window, items: rows * heads, out: out, scores: scores)
+                        withUnsafeMutablePointer(to: &job) { context.pool.run(AttentionJob.task, UnsafeMutableRawPointer($0)) }
                     }
                 }
             }
+        }
+    }
+}
+
+/// Arguments of the attention pool job: plain pointers, so the per-layer call allocates nothing.
+private struct AttentionJob {
+    let q: UnsafePointer<Float>
+    let qStride: Int
+    let positions: UnsafePointer<Int32>
+    let rowSequence: UnsafePointer<Int32>
+    let tables: UnsafePointer<Int32>
+    let tableStart: UnsafePointer<Int32>
+    let keys: UnsafeMutablePointer<UInt16>
+    let values: UnsafeMutablePointer<UInt16>
+    let blockSize: Int32
+    let heads: Int
+    let kvHeads: Int
+    let headDim: Int
+    let scale: Float
+    let window: Int32
+    let items: Int
+    let out: UnsafeMutablePointer<Float>
+    let scores: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+
+    static let task: PoolTask = { argument, index, total in
+        let j = argument!.assumingMemoryBound(to: AttentionJob.self).pointee
+        // Interleaved, not contiguous: causal rows get heavier towards the end of a
+        // prompt, and striding keeps the threads evenly loaded.
+        for item in stride(from: index, to: j.items, by: total) {
+            let r = item / j.heads, h = item % j.heads
+            let table = j.tables + Int(j.tableStart[Int(j.rowSequence[r])])
+            flint_attention_paged(j.q, Int64(j.qStride), j.positions, Int64(r), Int64(r + 1),
+                                  j.keys, j.values, table, j.blockSize,
+                                  Int32(j.heads), Int32(j.kvHeads), Int32(j.headDim), j.scale, j.window,
+                                  Int32(h), Int32(h + 1), j.out, Int64(j.qStride), j.scores[index])
         }
     }
 }

@@ -31,11 +31,16 @@ public struct ForwardBatch: Sendable {
     public var rowSequence: [Int32]
     /// Rows whose logits are wanted, in output order (usually each sequence's last row).
     public var logitRows: [Int32]
+    /// Every sequence's block table, concatenated (for kernels that take plain pointers),
+    /// and where each sequence's starts.
+    public var blockTables: [Int32]
+    public var blockTableStart: [Int32]
 
     public var tokenCount: Int { tokens.count }
 
     public init() {
         tokens = []; positions = []; sequences = []; slots = []; rowSequence = []; logitRows = []
+        blockTables = []; blockTableStart = []
     }
 
     /// Appends `tokens` of a sequence whose first new token sits at `startPosition`.
@@ -52,6 +57,8 @@ public struct ForwardBatch: Sendable {
         let start = tokens.count
         let seqIndex = Int32(sequences.count)
         sequences.append(Sequence(start: start, count: newTokens.count, blockTable: blockTable, loraSlot: loraSlot))
+        blockTableStart.append(Int32(blockTables.count))
+        blockTables.append(contentsOf: blockTable)
         for (i, t) in zip(0..., newTokens) {
             let pos = startPosition + i
             tokens.append(t)
@@ -69,5 +76,7 @@ public struct ForwardBatch: Sendable {
         slots.removeAll(keepingCapacity: true)
         rowSequence.removeAll(keepingCapacity: true)
         logitRows.removeAll(keepingCapacity: true)
+        blockTables.removeAll(keepingCapacity: true)
+        blockTableStart.removeAll(keepingCapacity: true)
     }
 }

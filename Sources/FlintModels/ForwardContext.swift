@@ -6,13 +6,24 @@ public final class ForwardContext: @unchecked Sendable {
     public let pool: ThreadPool
     /// Quantized activations for matmuls.
     public let quantized = QuantizedActivations()
-    /// Per-thread attention score rows.
+    /// Per-thread attention score rows, and their addresses for the attention job.
     let attentionScratch: [ScratchBuffer]
+    let attentionScratchPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private var named: [ScratchBuffer] = []
 
     public init(threads: Int) {
         pool = ThreadPool(threads: threads)
         attentionScratch = (0..<max(1, threads)).map { _ in ScratchBuffer() }
+        attentionScratchPointers = .allocate(capacity: attentionScratch.count)
+        for (i, s) in attentionScratch.enumerated() { (attentionScratchPointers + i).initialize(to: s.floats(1)) }
+    }
+
+    deinit { attentionScratchPointers.deallocate() }
+
+    /// Per-thread score rows of at least `count` floats.
+    func attentionScores(_ count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<Float>> {
+        for (i, s) in attentionScratch.enumerated() { attentionScratchPointers[i] = s.floats(count) }
+        return attentionScratchPointers
     }
 
     /// Scratch buffer number `i` (a model numbers its activations once).

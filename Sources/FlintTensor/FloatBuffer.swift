@@ -16,8 +16,10 @@ public final class ScratchBuffer: @unchecked Sendable {
     public func reserve(bytes: Int) -> UnsafeMutableRawPointer {
         if bytes > capacity {
             raw.deallocate()
-            capacity = bytes
-            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            // Grow by at least half, so a buffer sized by the context length (attention
+            // scores) reallocates a handful of times per sequence, not at every token.
+            capacity = max(bytes, capacity + capacity / 2)
+            raw = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
         }
         return raw
     }

@@ -23,7 +23,7 @@ public final class ThreadPool: @unchecked Sendable {
     private var cond = pthread_cond_t()
     private var threads: [pthread_t] = []
     /// The job of the current generation; written only while no worker runs.
-    private var job: ((Int, Int) -> Void)?
+    private var job: (task: PoolTask, argument: UnsafeMutableRawPointer)?
 
     private static let spinsBeforeSleep = 20_000
 
@@ -54,27 +54,38 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_destroy(&mutex)
     }
 
-    /// Runs `body(threadIndex, threadCount)` on every thread of the pool and returns
-    /// when all have finished.
-    public func run(_ body: (Int, Int) -> Void) {
+    /// Runs `task(argument, threadIndex, threadCount)` on every thread of the pool and
+    /// returns when all have finished. The hot paths (matmul, attention) use this form: a
+    /// C-convention function and a pointer to an argument struct on the caller's stack,
+    /// so a call allocates nothing.
+    public func run(_ task: PoolTask, _ argument: UnsafeMutableRawPointer) {
         let workers = threads.count
-        if workers == 0 { body(0, 1); return }
+        if workers == 0 { task(argument, 0, 1); return }
+        job = (task, argument)
+        pending.store(workers, ordering: .sequentiallyConsistent)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(&mutex)
+            pthread_cond_broadcast(&cond)
+            pthread_mutex_unlock(&mutex)
+        }
+        task(argument, 0, workers + 1)
+        while pending.load(ordering: .acquiring) > 0 { spinPause() }
+        job = nil
+    }
+
+    /// Runs `body(threadIndex, threadCount)` on every thread. Convenient, but Swift boxes a
+    /// closure that is handed to other threads (`withoutActuallyEscaping` allocates), so
+    /// per-token code uses `run(_:_:)`.
+    public func run(_ body: (Int, Int) -> Void) {
         withoutActuallyEscaping(body) { escaping in
-            job = escaping
-            pending.store(workers, ordering: .sequentiallyConsistent)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(&mutex)
-                pthread_cond_broadcast(&cond)
-                pthread_mutex_unlock(&mutex)
-            }
-            escaping(0, workers + 1)
-            while pending.load(ordering: .acquiring) > 0 { spinPause() }
-            job = nil
+            var closure = ClosureJob(body: escaping)
+            withUnsafeMutablePointer(to: &closure) { run(ClosureJob.task, UnsafeMutableRawPointer($0)) }
         }
     }
 
     /// Splits `0..<count` into contiguous chunks, one per thread.
+    /// (Closure-based: for cold paths, see `run(_:_:)`.)
     public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         if count == 1 || threads.isEmpty { body(0..<count); return }
@@ -114,9 +125,20 @@ public final class ThreadPool: @unchecked Sendable {
             }
             seen = current
             if stopping.load(ordering: .acquiring) { return }
-            job?(index, threads.count + 1)
+            if let job { job.task(job.argument, index, threads.count + 1) }
             pending.subtract(1, ordering: .releasing)
         }
+    }
+}
+
+/// A pool job: called on every thread with the argument pointer, the thread's index and
+/// the thread count.
+public typealias PoolTask = @convention(c) (UnsafeMutableRawPointer?, Int, Int) -> Void
+
+private struct ClosureJob {
+    var body: (Int, Int) -> Void
+    static let task: PoolTask = { argument, index, total in
+        argument!.assumingMemoryBound(to: ClosureJob.self).pointee.body(index, total)
     }
 }
 

@@ -47,15 +47,57 @@ public final class QuantizedActivations: @unchecked Sendable {
         }
         let rowBytes = type.rowBytes(k)
         let q = buffer.reserve(bytes: m * rowBytes)
+        var job = QuantizeJob(type: type.rawValue, x: x, stride: stride, q: q, rowBytes: rowBytes, rows: m, columns: k)
         if m >= 4 {
-            pool.parallelFor(m) { range in
-                for i in range { flint_quantize_row(type.rawValue, x + i * stride, q + i * rowBytes, Int64(k)) }
-            }
+            withUnsafeMutablePointer(to: &job) { pool.run(QuantizeJob.task, UnsafeMutableRawPointer($0)) }
         } else {
-            for i in 0..<m { flint_quantize_row(type.rawValue, x + i * stride, q + i * rowBytes, Int64(k)) }
+            QuantizeJob.task(&job, 0, 1)
         }
         key = (type, x, m, k, stride)
         return q
+    }
+}
+
+/// Arguments of a parallel activation quantization (see `ThreadPool.run(_:_:)`).
+private struct QuantizeJob {
+    let type: Int32
+    let x: UnsafePointer<Float>
+    let stride: Int
+    let q: UnsafeMutableRawPointer
+    let rowBytes: Int
+    let rows: Int
+    let columns: Int
+
+    static let task: PoolTask = { argument, index, total in
+        let j = argument!.assumingMemoryBound(to: QuantizeJob.self).pointee
+        for i in ThreadPool.chunk(j.rows, index, total) {
+            flint_quantize_row(j.type, j.x + i * j.stride, j.q + i * j.rowBytes, Int64(j.columns))
+        }
+    }
+}
+
+/// Arguments of a parallel matrix product: weight rows are split across threads in
+/// 16-row groups so SIMD tiles stay whole.
+private struct GemmJob {
+    let type: Int32
+    let k: Int
+    let w: UnsafeRawPointer
+    let wStride: Int
+    let rows: Int
+    let q: UnsafeRawPointer
+    let qStride: Int
+    let m: Int
+    let out: UnsafeMutablePointer<Float>
+    let outStride: Int
+
+    static let task: PoolTask = { argument, index, total in
+        let j = argument!.assumingMemoryBound(to: GemmJob.self).pointee
+        let groups = (j.rows + 15) / 16
+        let g = ThreadPool.chunk(groups, index, total)
+        let r0 = g.lowerBound * 16, r1 = min(j.rows, g.upperBound * 16)
+        if r0 < r1 {
+            flint_gemm(j.type, Int64(j.k), j.w, j.wStride, Int64(r0), Int64(r1), j.q, j.qStride, Int64(j.m), j.out, Int64(j.outStride))
+        }
     }
 }
 
@@ -72,16 +114,8 @@ extension Ops {
         let qRowBytes = qType.rowBytes(w.columns)
         let k = w.columns
         let q = activations.rows(of: x, rows: m, columns: k, stride: xStride, as: qType, reuse: reuseInput, pool: pool)
-        let rows = w.rows
-        pool.run { index, total in
-            // Chunks are multiples of 16 rows so SIMD tiles stay whole.
-            let groups = (rows + 15) / 16
-            let g = ThreadPool.chunk(groups, index, total)
-            let r0 = g.lowerBound * 16, r1 = min(rows, g.upperBound * 16)
-            if r0 < r1 {
-                flint_gemm(w.type.rawValue, Int64(k), w.data, w.rowStride, Int64(r0), Int64(r1),
-                           q, qRowBytes, Int64(m), out, Int64(outStride))
-            }
-        }
+        var job = GemmJob(type: w.type.rawValue, k: k, w: w.data, wStride: w.rowStride, rows: w.rows, q: q, qStride: qRowBytes,
+                          m: m, out: out, outStride: outStride)
+        withUnsafeMutablePointer(to: &job) { pool.run(GemmJob.task, UnsafeMutableRawPointer($0)) }
     }
 }
