@@ -82,9 +82,9 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
     static int NAME##_zgemm_big(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,        \
                                 const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {         \
         const int64_t nt = (m + ZNM - 1) / ZNM;                                                           \
-        float *sc = (float *)malloc(sizeof(float) * 2 * ZNM * (size_t)(nb * nt));                        \
-        z_wblk *pw = (z_wblk *)aligned_alloc(64, sizeof(z_wblk) * (size_t)nb);                          \
-        if (!sc || !pw) { free(sc); free(pw); return 0; }                                                 \
+        float *sc = (float *)fl_scratch(0, sizeof(float) * 2 * ZNM * (size_t)(nb * nt));                 \
+        z_wblk *pw = (z_wblk *)fl_scratch(1, sizeof(z_wblk) * (size_t)nb);                               \
+        if (!sc || !pw) return 0;                                                                         \
         for (int64_t t = 0; t < nt; t++) {                                                                \
             float *dx = sc + 2 * ZNM * nb * t, *sx = dx + ZNM * nb;                                       \
             const int64_t i0 = t * ZNM;                                                                   \
@@ -116,8 +116,6 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
-        free(sc);                                                                                         \
-        free(pw);                                                                                         \
         return 1;                                                                                         \
     }
 
@@ -182,7 +180,7 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
         if (r4 > r0 && m > ZNM && NAME##_zgemm_big(nb, W, ws, r0, r4, X, xs, m, y, ldy)) r0 = r4;         \
         if (r4 > r0) {                                                                                    \
             float stackbuf[2 * ZNM * 256];                                                                \
-            float *buf = nb <= 256 ? stackbuf : (float *)malloc(sizeof(float) * 2 * ZNM * (size_t)nb);    \
+            float *buf = nb <= 256 ? stackbuf : (float *)fl_scratch(0, sizeof(float) * 2 * ZNM * (size_t)nb); \
             float *dx = buf, *sx = buf + ZNM * nb;                                                        \
             for (int64_t i0 = 0; i0 < m; i0 += ZNM) {                                                     \
                 const int nm = (int)(m - i0 < ZNM ? m - i0 : ZNM);                                        \
@@ -208,7 +206,6 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                     }                                                                                     \
                 }                                                                                         \
             }                                                                                             \
-            if (buf != stackbuf) free(buf);                                                               \
         }                                                                                                 \
         for (int64_t r = r4; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
     }
@@ -327,10 +324,10 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
             }                                                                                             \
         const int64_t nt = (m + ZNM - 1) / ZNM;                                                           \
         if (nb * nt * ZNM * 32 > (512 << 10)) return 0; /* sum terms beyond L2: sign path measured faster */ \
-        float *sc = (float *)malloc(sizeof(float) * ZNM * (size_t)(nb * nt));                            \
-        __m256i *nc = (__m256i *)aligned_alloc(64, sizeof(__m256i) * ZNM * (size_t)(nb * nt));           \
-        z_ublk *pw = (z_ublk *)aligned_alloc(64, sizeof(z_ublk) * (size_t)nb);                           \
-        if (!sc || !nc || !pw) { free(sc); free(nc); free(pw); return 0; }                                \
+        float *sc = (float *)fl_scratch(0, sizeof(float) * ZNM * (size_t)(nb * nt));                     \
+        __m256i *nc = (__m256i *)fl_scratch(1, sizeof(__m256i) * ZNM * (size_t)(nb * nt));              \
+        z_ublk *pw = (z_ublk *)fl_scratch(2, sizeof(z_ublk) * (size_t)nb);                               \
+        if (!sc || !nc || !pw) return 0;                                                                  \
         for (int64_t t = 0; t < nt; t++)                                                                  \
             for (int64_t b = 0; b < nb; b++)                                                              \
                 for (int i = 0; i < ZNM; i++) {                                                           \
@@ -370,9 +367,6 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
-        free(sc);                                                                                         \
-        free(nc);                                                                                         \
-        free(pw);                                                                                         \
         return 1;                                                                                         \
     }
 static int q8_0_zbig_u(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4, const uint8_t *X,
