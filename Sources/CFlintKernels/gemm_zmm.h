@@ -336,7 +336,7 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
                     const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)(ok ? ii : 0) * xs) + b;      \
                     sc[(t * nb + b) * ZNM + i] = ok ? h2f(xb->d) : 0.f;                                   \
                     nc[(t * nb + b) * ZNM + i] = _mm256_sub_epi32(_mm256_setzero_si256(),                 \
-                        _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(OFF),                \
+                        _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)(OFF)),                \
                                             _mm256_loadu_si256((const __m256i *)xb->qs)));                \
                 }                                                                                         \
         for (int64_t r = r0; r < r4; r += 4) {                                                            \
@@ -369,10 +369,11 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
         }                                                                                                 \
         return 1;                                                                                         \
     }
-static int q8_0_zbig_u(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4, const uint8_t *X,
-                       size_t xs, int64_t m, float *y, int64_t ldy) {
-    (void)nb; (void)W; (void)ws; (void)r0; (void)r4; (void)X; (void)xs; (void)m; (void)y; (void)ldy;
-    return 0;  // Q8_0 weights have no unsigned offset form: always the sign path
+// Q8_0: u = q + 128 = q ^ 0x80 is the unsigned form (OFF = 128); vpdpbusd does not saturate, so
+// sum(u * y) - 128 * sum(y) is exact. Saves the per-pair masked negation of the sign path.
+FL_INLINE __m512i q8_0_zpair_u(const block_q8_0 *a, const block_q8_0 *b) {
+    return _mm512_xor_si512(z_pair(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_loadu_si256((const __m256i *)b->qs)),
+                            _mm512_set1_epi8((char)0x80));
 }
 
 #define ZGEMV_S(NAME, WB, PF)                                                                              \
@@ -463,6 +464,7 @@ ZGEN(q8_0, block_q8_0, block_q8_0, 0)
 ZGEN(q4_0, block_q4_0, block_q8_0, 0)
 ZGEN(q5_0, block_q5_0, block_q8_0, 0)
 ZBIG_U(q5_0, block_q5_0, 16)
+ZBIG_U(q8_0, block_q8_0, 128)
 ZGEMV_S(q5_0, block_q5_0, 0)
 ZGEMV_S(q8_0, block_q8_0, 1)
 #undef FL_ZMIN
