@@ -304,7 +304,7 @@ FL_INLINE void fl_amx_config(int mt) {
 
 #define ZB_AMXGEN(NAME, XB, HAS_MIN, DP)                                                                   \
     FL_INLINE void NAME##_amx_epi(__m512 acc[16], const int32_t *c, const uint8_t *o, const float *dx,   \
-                                  const zb_ex *ex, int64_t nb) {                                          \
+                                  int64_t nb) {                                                           \
         zb_w pw;                                                                                          \
         pw.d = _mm512_load_ps((const float *)(o + 512));                                                  \
         for (int i = 0; i < 16; i++)                                                                      \
@@ -313,6 +313,8 @@ FL_INLINE void fl_amx_config(int mt) {
     static void NAME##_amx_group(int64_t nb, const uint8_t *pk, const uint8_t *x, size_t xs, int64_t m,  \
                                  const float *dx, const zb_ex *ex, float *y, int64_t ldy, int nr) {       \
         alignas(64) int32_t c0[256], c1[256];                                                             \
+        memset(c0, 0, sizeof c0); /* rows past a partial tile's mt are read (scaled by dx = 0) */       \
+        memset(c1, 0, sizeof c1);                                                                         \
         int cfg = -1;                                                                                     \
         for (int64_t i0 = 0; i0 < m; i0 += 16) {                                                          \
             const int mt = (int)(m - i0 < 16 ? m - i0 : 16);                                              \
@@ -333,9 +335,9 @@ FL_INLINE void fl_amx_config(int mt) {
                 _tile_zero(1);                                                                            \
                 DP(1, 3, 5);                                                                              \
                 _tile_stored(0, c0, 64);                                                                  \
-                NAME##_amx_epi(acc, c0, pk + (size_t)b * 640, dt + b, et + b, nb);                        \
+                NAME##_amx_epi(acc, c0, pk + (size_t)b * 640, dt + b, nb);                        \
                 _tile_stored(1, c1, 64);                                                                  \
-                NAME##_amx_epi(acc, c1, pk + (size_t)(b + 1) * 640, dt + b + 1, et + b + 1, nb);          \
+                NAME##_amx_epi(acc, c1, pk + (size_t)(b + 1) * 640, dt + b + 1, nb);          \
             }                                                                                             \
             if (b < nb) {                                                                                 \
                 _tile_loadd(2, xa + (size_t)b * sizeof(XB), (long)xs);                                    \
@@ -343,7 +345,7 @@ FL_INLINE void fl_amx_config(int mt) {
                 _tile_zero(0);                                                                            \
                 DP(0, 2, 4);                                                                              \
                 _tile_stored(0, c0, 64);                                                                  \
-                NAME##_amx_epi(acc, c0, pk + (size_t)b * 640, dt + b, et + b, nb);                        \
+                NAME##_amx_epi(acc, c0, pk + (size_t)b * 640, dt + b, nb);                        \
             }                                                                                             \
             if (HAS_MIN) { /* the min sums, in the same registers after the main sums are set aside */   \
                 alignas(64) float main[16][16];                                                           \
