@@ -118,6 +118,8 @@ typedef struct {
 void fl_fill_scalar(fl_isa_table *t);
 void fl_fill_avx2(fl_isa_table *t);
 void fl_fill_avx512vnni(fl_isa_table *t);
+void fl_fill_avx512bs(fl_isa_table *t);   // over a copy of the avx512vnni table
+void fl_fill_avx512bsamx(fl_isa_table *t);  // over a copy of the avx512vnni table
 
 // type info (types.c)
 int fl_type_index_ok(int type);

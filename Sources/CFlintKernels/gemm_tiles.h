@@ -78,7 +78,7 @@
         /* m > TM, quantized: prep each 4-row group once, then stream all activation tiles over it */ \
         const int64_t nb = k / (QK);                                                                 \
         NAME##_w *pw = (!(TAIL) && m > (TM) && r + 4 <= r1 && nb > 0)                                \
-            ? (NAME##_w *)aligned_alloc(64, ((sizeof(NAME##_w) * 4 * (size_t)nb + 63) / 64) * 64) : NULL; \
+            ? (NAME##_w *)fl_scratch(0, sizeof(NAME##_w) * 4 * (size_t)nb) : NULL;                          \
         if (pw) {                                                                                    \
             for (; r + 4 <= r1; r += 4) {                                                            \
                 for (int64_t b = 0; b < nb; b++)                                                     \
@@ -92,7 +92,6 @@
                 default: break;                                                                      \
                 }                                                                                    \
             }                                                                                        \
-            free(pw);                                                                                \
         }                                                                                            \
         for (; r + 4 <= r1; r += 4) NAME##_rows(4, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
         for (; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy);         \

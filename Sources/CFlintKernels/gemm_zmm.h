@@ -82,9 +82,9 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
     static int NAME##_zgemm_big(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,        \
                                 const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {         \
         const int64_t nt = (m + ZNM - 1) / ZNM;                                                           \
-        float *sc = (float *)malloc(sizeof(float) * 2 * ZNM * (size_t)(nb * nt));                        \
-        z_wblk *pw = (z_wblk *)aligned_alloc(64, sizeof(z_wblk) * (size_t)nb);                          \
-        if (!sc || !pw) { free(sc); free(pw); return 0; }                                                 \
+        float *sc = (float *)fl_scratch(0, sizeof(float) * 2 * ZNM * (size_t)(nb * nt));                 \
+        z_wblk *pw = (z_wblk *)fl_scratch(1, sizeof(z_wblk) * (size_t)nb);                               \
+        if (!sc || !pw) return 0;                                                                         \
         for (int64_t t = 0; t < nt; t++) {                                                                \
             float *dx = sc + 2 * ZNM * nb * t, *sx = dx + ZNM * nb;                                       \
             const int64_t i0 = t * ZNM;                                                                   \
@@ -116,8 +116,6 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
-        free(sc);                                                                                         \
-        free(pw);                                                                                         \
         return 1;                                                                                         \
     }
 
@@ -182,7 +180,7 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
         if (r4 > r0 && m > ZNM && NAME##_zgemm_big(nb, W, ws, r0, r4, X, xs, m, y, ldy)) r0 = r4;         \
         if (r4 > r0) {                                                                                    \
             float stackbuf[2 * ZNM * 256];                                                                \
-            float *buf = nb <= 256 ? stackbuf : (float *)malloc(sizeof(float) * 2 * ZNM * (size_t)nb);    \
+            float *buf = nb <= 256 ? stackbuf : (float *)fl_scratch(0, sizeof(float) * 2 * ZNM * (size_t)nb); \
             float *dx = buf, *sx = buf + ZNM * nb;                                                        \
             for (int64_t i0 = 0; i0 < m; i0 += ZNM) {                                                     \
                 const int nm = (int)(m - i0 < ZNM ? m - i0 : ZNM);                                        \
@@ -208,7 +206,6 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                     }                                                                                     \
                 }                                                                                         \
             }                                                                                             \
-            if (buf != stackbuf) free(buf);                                                               \
         }                                                                                                 \
         for (int64_t r = r4; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
     }
@@ -327,10 +324,10 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
             }                                                                                             \
         const int64_t nt = (m + ZNM - 1) / ZNM;                                                           \
         if (nb * nt * ZNM * 32 > (512 << 10)) return 0; /* sum terms beyond L2: sign path measured faster */ \
-        float *sc = (float *)malloc(sizeof(float) * ZNM * (size_t)(nb * nt));                            \
-        __m256i *nc = (__m256i *)aligned_alloc(64, sizeof(__m256i) * ZNM * (size_t)(nb * nt));           \
-        z_ublk *pw = (z_ublk *)aligned_alloc(64, sizeof(z_ublk) * (size_t)nb);                           \
-        if (!sc || !nc || !pw) { free(sc); free(nc); free(pw); return 0; }                                \
+        float *sc = (float *)fl_scratch(0, sizeof(float) * ZNM * (size_t)(nb * nt));                     \
+        __m256i *nc = (__m256i *)fl_scratch(1, sizeof(__m256i) * ZNM * (size_t)(nb * nt));              \
+        z_ublk *pw = (z_ublk *)fl_scratch(2, sizeof(z_ublk) * (size_t)nb);                               \
+        if (!sc || !nc || !pw) return 0;                                                                  \
         for (int64_t t = 0; t < nt; t++)                                                                  \
             for (int64_t b = 0; b < nb; b++)                                                              \
                 for (int i = 0; i < ZNM; i++) {                                                           \
@@ -339,7 +336,7 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
                     const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)(ok ? ii : 0) * xs) + b;      \
                     sc[(t * nb + b) * ZNM + i] = ok ? h2f(xb->d) : 0.f;                                   \
                     nc[(t * nb + b) * ZNM + i] = _mm256_sub_epi32(_mm256_setzero_si256(),                 \
-                        _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(OFF),                \
+                        _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)(OFF)),                \
                                             _mm256_loadu_si256((const __m256i *)xb->qs)));                \
                 }                                                                                         \
         for (int64_t r = r0; r < r4; r += 4) {                                                            \
@@ -370,15 +367,13 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
-        free(sc);                                                                                         \
-        free(nc);                                                                                         \
-        free(pw);                                                                                         \
         return 1;                                                                                         \
     }
-static int q8_0_zbig_u(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4, const uint8_t *X,
-                       size_t xs, int64_t m, float *y, int64_t ldy) {
-    (void)nb; (void)W; (void)ws; (void)r0; (void)r4; (void)X; (void)xs; (void)m; (void)y; (void)ldy;
-    return 0;  // Q8_0 weights have no unsigned offset form: always the sign path
+// Q8_0: u = q + 128 = q ^ 0x80 is the unsigned form (OFF = 128); vpdpbusd does not saturate, so
+// sum(u * y) - 128 * sum(y) is exact. Saves the per-pair masked negation of the sign path.
+FL_INLINE __m512i q8_0_zpair_u(const block_q8_0 *a, const block_q8_0 *b) {
+    return _mm512_xor_si512(z_pair(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_loadu_si256((const __m256i *)b->qs)),
+                            _mm512_set1_epi8((char)0x80));
 }
 
 #define ZGEMV_S(NAME, WB, PF)                                                                              \
@@ -452,9 +447,13 @@ ZGEN(q5_1, block_q5_1, block_q8_1, 1)
 #undef FL_ZMIN
 #undef FL_ZXS
 
+static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16, const uint8_t *X, float *y);
 static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
                           size_t xs, int64_t m, float *y, int64_t ldy) {
     if (m != 1 || k % 32) { q4_1_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }
+    const int64_t r16 = r0 + (r1 - r0) / 16 * 16;  // 16-row groups on the transposed layout
+    q4_1_tgemv(k / 32, (const uint8_t *)wv, ws, r0, r16, (const uint8_t *)xv, y);
+    r0 = r16;
     const int64_t r4 = r0 + (r1 - r0) / 4 * 4;
     q4_1_zgemv(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, y);
     for (int64_t r = r4; r < r1; r++) q4_1_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, 1, y + r, ldy);
@@ -465,6 +464,7 @@ ZGEN(q8_0, block_q8_0, block_q8_0, 0)
 ZGEN(q4_0, block_q4_0, block_q8_0, 0)
 ZGEN(q5_0, block_q5_0, block_q8_0, 0)
 ZBIG_U(q5_0, block_q5_0, 16)
+ZBIG_U(q8_0, block_q8_0, 128)
 ZGEMV_S(q5_0, block_q5_0, 0)
 ZGEMV_S(q8_0, block_q8_0, 1)
 #undef FL_ZMIN

@@ -186,7 +186,7 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
     /* m > 8: unpack each 4-row group once, then stream all activation rows over it */                    \
     static int NAME##_zkbig(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,             \
                             const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {              \
-        ZW *pw = (ZW *)aligned_alloc(64, sizeof(ZW) * 2 * (size_t)nb);                                    \
+        ZW *pw = (ZW *)fl_scratch(0, sizeof(ZW) * 2 * (size_t)nb);                                    \
         if (!pw) return 0;                                                                                \
         for (int64_t r = r0; r < r4; r += 4) {                                                            \
             const WB *w0 = (const WB *)(W + (size_t)r * ws), *w1 = (const WB *)((const uint8_t *)w0 + ws), \
@@ -208,7 +208,6 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
             default: break;                                                                               \
             }                                                                                             \
         }                                                                                                 \
-        free(pw);                                                                                         \
         return 1;                                                                                         \
     }                                                                                                     \
     static void NAME##_zkgemm(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \

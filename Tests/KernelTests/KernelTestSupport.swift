@@ -100,7 +100,7 @@ func ggmlRMSE(_ a: [Float], _ b: [Float]) -> Double {
 
 /// The ISAs other than scalar that this CPU can run.
 func simdISAs() -> [String] {
-    ["avx2", "avx512vnni"].filter { flint_kernels_isa_available($0) != 0 }
+    ["avx2", "avx512vnni", "avx512bs", "avx512bs-amx"].filter { flint_kernels_isa_available($0) != 0 }
 }
 
 /// Runs `body` with the named path selected, restoring the best path afterwards.

@@ -64,11 +64,17 @@ void flint_gemm(int type, int64_t k,
                 const void *x, size_t x_stride, int64_t m,
                 float *y, int64_t ldy);
 
-/// Name of the instruction-set path chosen at start-up ("scalar", "avx2", "avx512", "avx512vnni").
+/// Name of the instruction-set path in use: "scalar", "avx2", "avx512vnni", "avx512bs",
+/// "avx512bs-amx". The best of the first three is chosen at start-up unless the
+/// environment variable FLINT_KERNELS_ISA names another available path. "avx512bs" and
+/// "avx512bs-amx" are opt-in: Q4_0/Q4_1/Q5_0/Q8_0 use a block-scalar arithmetic (one int32
+/// dot and one scale FMA per 32-element block: faster for many activation rows, but not
+/// bit-identical to GGML's lane-wise kernels, which the model reference tests follow);
+/// "avx512bs-amx" adds AMX-INT8 tiles and is bit-identical to "avx512bs".
 const char *flint_kernels_isa(void);
 /// Forces the scalar reference path (1) or the best detected path (0); for tests and benchmarks.
 void flint_kernels_force_scalar(int on);
-/// 1 when the named path ("scalar", "avx2", "avx512vnni") can run on this CPU.
+/// 1 when the named path (see flint_kernels_isa) can run on this CPU.
 int flint_kernels_isa_available(const char *name);
 /// Selects the named path if available (returns 1), else leaves the selection unchanged (returns 0).
 /// Not thread-safe with respect to concurrently running kernels; for tests and benchmarks.
