@@ -108,6 +108,7 @@ public final class LLMEngine: @unchecked Sendable {
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination { self?.cancel(id) }
         }
+        metrics.waiting.record(waiting + 1)
         condition.signal()
         return stream
     }
@@ -133,8 +134,17 @@ public final class LLMEngine: @unchecked Sendable {
         }
     }
 
+    /// A request still in the inbox is dropped at once, so it stops counting against the
+    /// queue limit; one the loop already holds is ended at its next step.
     private func cancel(_ id: Int) {
         condition.lock()
+        if let i = inbox.firstIndex(where: { $0.id == id }) {
+            let r = inbox.remove(at: i)
+            condition.unlock()
+            metrics.finished(.cancelled)
+            r.continuation.finish()
+            return
+        }
         cancellations.append(id)
         condition.signal()
         condition.unlock()
@@ -167,6 +177,7 @@ public final class LLMEngine: @unchecked Sendable {
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     private func loop() {
+        warmUp()
         while true {
             condition.lock()
             while inbox.isEmpty && cancellations.isEmpty && !scheduler.hasWork && drainDeadline == nil {
@@ -190,6 +201,15 @@ public final class LLMEngine: @unchecked Sendable {
             publish()
         }
         exited.signal()
+    }
+
+    /// One throw-away pass before the first request, so the weights are paged in and the
+    /// scratch buffers sized before anyone waits on them. It writes the keys and values of
+    /// one token into block 0, which no sequence holds yet.
+    private func warmUp() {
+        batch.removeAll()
+        batch.append(tokens: [0], startPosition: 0, blockTable: [0], blockSize: configuration.blockSize)
+        _ = executor.execute(batch)
     }
 
     private func start(_ r: RequestState) {
@@ -328,11 +348,11 @@ public final class LLMEngine: @unchecked Sendable {
         s.prefixHitTokens = scheduler.prefixHitTokens
         s.steps = steps
         metrics.running.record(s.runningSequences)
-        metrics.waiting.record(s.waitingSequences)
         metrics.blocksUsed.record(s.usedBlocks)
         metrics.blocksCached.record(s.cachedBlocks)
         condition.lock()
         published = s
+        metrics.waiting.record(s.waitingSequences + inbox.count)
         condition.unlock()
     }
 }

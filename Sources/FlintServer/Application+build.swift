@@ -14,14 +14,19 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How long in-flight requests may run on after SIGTERM/SIGINT.
     public var drainSeconds: Double
+    /// Cancel a generation when its client closes the connection (Hummingbird then closes
+    /// the connection after the response). Off only for in-process router tests, whose
+    /// requests have no connection.
+    public var cancelOnDisconnect: Bool
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKeys: Set<String> = [], maxBodyBytes: Int = 8 << 20,
-                drainSeconds: Double = 30) {
+                drainSeconds: Double = 30, cancelOnDisconnect: Bool = true) {
         self.host = host
         self.port = port
         self.apiKeys = apiKeys
         self.maxBodyBytes = maxBodyBytes
         self.drainSeconds = drainSeconds
+        self.cancelOnDisconnect = cancelOnDisconnect
     }
 }
 
@@ -40,8 +45,10 @@ public func buildRouter<Engine: InferenceEngine>(engine: Engine, configuration: 
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
     ModelsController(engine: engine).addRoutes(to: router)
-    ChatCompletionsController(engine: engine, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
-    CompletionsController(engine: engine, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
+    ChatCompletionsController(engine: engine, maxBodyBytes: configuration.maxBodyBytes,
+                              cancelOnDisconnect: configuration.cancelOnDisconnect).addRoutes(to: router)
+    CompletionsController(engine: engine, maxBodyBytes: configuration.maxBodyBytes,
+                          cancelOnDisconnect: configuration.cancelOnDisconnect).addRoutes(to: router)
     return router
 }
 

@@ -7,6 +7,7 @@ import Hummingbird
 struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
     let engine: Engine
     let maxBodyBytes: Int
+    let cancelOnDisconnect: Bool
 
     func addRoutes(to router: Router<FlintRequestContext>) {
         router.post("/v1/chat/completions") { request, _ in try await create(request) }
@@ -41,7 +42,12 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
     }
 
     func create(_ request: Request) async throws -> Response {
-        let f = try await ControllerSupport.fields(of: request, limit: maxBodyBytes)
+        guard cancelOnDisconnect else { return try await create(body: request.body) }
+        return try await ControllerSupport.cancellingOnDisconnect(request) { body in try await create(body: body) }
+    }
+
+    func create(body: RequestBody) async throws -> Response {
+        let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
         try ControllerSupport.checkModel(f, engine: engine)
         let options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
         guard let raw = try f.array("messages") else { throw APIError.invalid("'messages' is required", param: "messages") }

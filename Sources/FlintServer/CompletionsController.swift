@@ -7,6 +7,7 @@ import Hummingbird
 struct CompletionsController<Engine: InferenceEngine>: Sendable {
     let engine: Engine
     let maxBodyBytes: Int
+    let cancelOnDisconnect: Bool
 
     func addRoutes(to router: Router<FlintRequestContext>) {
         router.post("/v1/completions") { request, _ in try await create(request) }
@@ -58,7 +59,12 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
     }
 
     func create(_ request: Request) async throws -> Response {
-        let f = try await ControllerSupport.fields(of: request, limit: maxBodyBytes)
+        guard cancelOnDisconnect else { return try await create(body: request.body) }
+        return try await ControllerSupport.cancellingOnDisconnect(request) { body in try await create(body: body) }
+    }
+
+    func create(body: RequestBody) async throws -> Response {
+        let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
         try ControllerSupport.checkModel(f, engine: engine)
         var options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
         // The legacy endpoint's default, as OpenAI's.

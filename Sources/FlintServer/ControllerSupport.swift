@@ -7,15 +7,27 @@ import NIOCore
 /// Steps every generation endpoint shares: reading the body, checking the model name,
 /// submitting to the engine with its errors mapped to HTTP, and encoding results.
 enum ControllerSupport {
+    /// Runs a generation handler so that it is cancelled (and with it the engine request)
+    /// when the client closes the connection: a non-streaming request would otherwise
+    /// compute its whole answer for nobody. (Streaming responses notice at their next write.)
+    static func cancellingOnDisconnect(_ request: Request, _ handler: @Sendable (RequestBody) async throws -> Response) async throws -> Response {
+        try await request.body.consumeWithCancellationOnInboundClose { body in try await handler(body) }
+    }
+
     /// The body as request fields; a body over `limit` bytes is a 413.
-    static func fields(of request: Request, limit: Int) async throws -> RequestFields {
+    static func fields(of body: RequestBody, limit: Int) async throws -> RequestFields {
         let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+        do { buffer = try await body.collect(upTo: limit) } catch is NIOTooManyBytesError {
             throw APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes",
                            type: "invalid_request_error", code: "request_too_large")
         } catch let e as HTTPError where e.status == .contentTooLarge {
             throw APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes",
                            type: "invalid_request_error", code: "request_too_large")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // E.g. a client that closes before sending the length it announced.
+            throw APIError.invalid("The request body could not be read: \(error)")
         }
         return try RequestFields(body: Array(buffer.readableBytesView))
     }

@@ -53,7 +53,8 @@ struct OverloadedEngine: InferenceEngine {
 
 final class ServerTests: XCTestCase, @unchecked Sendable {
     private func app<E: InferenceEngine>(_ engine: E, keys: Set<String> = TestServer.keys, maxBody: Int = 1 << 20) -> some ApplicationProtocol {
-        buildApplication(engine: engine, configuration: ServerConfiguration(apiKeys: keys, maxBodyBytes: maxBody),
+        // Router tests have no connection to watch; the e2e suite covers cancellation on disconnect.
+        buildApplication(engine: engine, configuration: ServerConfiguration(apiKeys: keys, maxBodyBytes: maxBody, cancelOnDisconnect: false),
                          registry: TestServer.registry, logger: Logger(label: "test"))
     }
 
