@@ -42,8 +42,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
     }
 
     func create(_ request: Request) async throws -> Response {
-        guard cancelOnDisconnect else { return try await create(body: request.body) }
-        return try await ControllerSupport.cancellingOnDisconnect(request) { body in try await create(body: body) }
+        try await ControllerSupport.handle(request, cancelOnDisconnect: cancelOnDisconnect) { body in try await create(body: body) }
     }
 
     func create(body: RequestBody) async throws -> Response {
@@ -85,22 +84,22 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
             let n = options.n
             return ControllerSupport.streamResponse { writer in
                 for i in 0..<n {
-                    let first = ChatChunkChoice(index: i, delta: ChatDelta(role: "assistant", content: ""), logprobs: nil,
-                                                finish_reason: nil, token_ids: nil)
-                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [first], usage: nil)))
+                    let first = ChatChunkChoice(index: i, delta: ChatDelta(role: "assistant", content: ""), logprobs: Nullable(nil),
+                                                finish_reason: Nullable(nil), token_ids: nil)
+                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [first], usage: Nullable(nil))))
                 }
                 var usage: Usage?
                 for try await e in stream {
                     if let u = e.usage { usage = u }
                     if e.text.isEmpty && e.finishReason == nil && e.logprobs.isEmpty && !returnIDs { continue }
                     let choice = ChatChunkChoice(index: e.index, delta: ChatDelta(role: nil, content: e.text),
-                                                 logprobs: wantLogprobs ? Self.logprobs(e.logprobs, tokenizer) : nil,
-                                                 finish_reason: e.finishReason?.rawValue, token_ids: returnIDs ? e.tokenIDs : nil)
-                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
+                                                 logprobs: Nullable(wantLogprobs ? Self.logprobs(e.logprobs, tokenizer) : nil),
+                                                 finish_reason: Nullable(e.finishReason?.rawValue), token_ids: returnIDs ? e.tokenIDs : nil)
+                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [choice], usage: Nullable(nil))))
                 }
                 if includeUsage, let usage {
                     try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [],
-                                                                                 usage: ControllerSupport.usage(usage))))
+                                                                                 usage: Nullable(ControllerSupport.usage(usage)))))
                 }
             }
         }
@@ -119,8 +118,8 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
         }
         let choices = (0..<options.n).map { i in
             ChatChoice(index: i, message: ChatMessageBody(role: "assistant", content: texts[i]),
-                       logprobs: wantLogprobs ? Self.logprobs(lps[i], tokenizer) : nil,
-                       finish_reason: finish[i]?.rawValue, token_ids: returnIDs ? ids[i] : nil)
+                       logprobs: Nullable(wantLogprobs ? Self.logprobs(lps[i], tokenizer) : nil),
+                       finish_reason: Nullable(finish[i]?.rawValue), token_ids: returnIDs ? ids[i] : nil)
         }
         let u = usage ?? Usage(promptTokens: prompt.count, completionTokens: ids.reduce(0) { $0 + $1.count }, cachedPromptTokens: 0)
         return try ControllerSupport.json(ChatCompletionBody(id: id, created: created, model: model, choices: choices,

@@ -59,8 +59,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
     }
 
     func create(_ request: Request) async throws -> Response {
-        guard cancelOnDisconnect else { return try await create(body: request.body) }
-        return try await ControllerSupport.cancellingOnDisconnect(request) { body in try await create(body: body) }
+        try await ControllerSupport.handle(request, cancelOnDisconnect: cancelOnDisconnect) { body in try await create(body: body) }
     }
 
     func create(body: RequestBody) async throws -> Response {
@@ -103,8 +102,8 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
                         }
                         if text.isEmpty && e.finishReason == nil && e.logprobs.isEmpty && !returnIDs { continue }
                         let choice = CompletionChoice(index: p * n + e.index, text: text,
-                                                      logprobs: logprobs == nil ? nil : Self.logprobs(e.logprobs, tokenizer, offset: 0),
-                                                      finish_reason: e.finishReason?.rawValue, token_ids: returnIDs ? e.tokenIDs : nil)
+                                                      logprobs: Nullable(logprobs == nil ? nil : Self.logprobs(e.logprobs, tokenizer, offset: 0)),
+                                                      finish_reason: Nullable(e.finishReason?.rawValue), token_ids: returnIDs ? e.tokenIDs : nil)
                         try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
                     }
                 }
@@ -131,8 +130,8 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
             }
             for i in 0..<n {
                 choices.append(CompletionChoice(index: p * n + i, text: texts[i],
-                                                logprobs: logprobs == nil ? nil : Self.logprobs(lps[i], tokenizer, offset: echoes[p].utf8.count),
-                                                finish_reason: finish[i]?.rawValue, token_ids: returnIDs ? ids[i] : nil))
+                                                logprobs: Nullable(logprobs == nil ? nil : Self.logprobs(lps[i], tokenizer, offset: echoes[p].utf8.count)),
+                                                finish_reason: Nullable(finish[i]?.rawValue), token_ids: returnIDs ? ids[i] : nil))
             }
         }
         let u = usage ?? Usage(promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0)

@@ -10,8 +10,10 @@ enum ControllerSupport {
     /// Runs a generation handler so that it is cancelled (and with it the engine request)
     /// when the client closes the connection: a non-streaming request would otherwise
     /// compute its whole answer for nobody. (Streaming responses notice at their next write.)
-    static func cancellingOnDisconnect(_ request: Request, _ handler: @Sendable (RequestBody) async throws -> Response) async throws -> Response {
-        try await request.body.consumeWithCancellationOnInboundClose { body in try await handler(body) }
+    static func handle(_ request: Request, cancelOnDisconnect: Bool,
+                       _ handler: @Sendable (RequestBody) async throws -> Response) async throws -> Response {
+        guard cancelOnDisconnect else { return try await handler(request.body) }
+        return try await request.body.consumeWithCancellationOnInboundClose { body in try await handler(body) }
     }
 
     /// The body as request fields; a body over `limit` bytes is a 413.

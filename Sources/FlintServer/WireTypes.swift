@@ -1,5 +1,17 @@
 // OpenAI response bodies as the official clients expect them. Fields that OpenAI sends as
-// an explicit `null` (finish_reason, logprobs) are encoded as null, not left out.
+// an explicit `null` (finish_reason, logprobs) are `Nullable`, not left out.
+
+/// An optional that encodes as an explicit `null` (synthesized `Encodable` leaves a nil
+/// `Optional` out).
+struct Nullable<Wrapped: Encodable>: Encodable {
+    let value: Wrapped?
+    init(_ value: Wrapped?) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
+    }
+}
 
 struct UsageBody: Encodable {
     struct Details: Encodable { let cached_tokens: Int }
@@ -34,19 +46,10 @@ struct ChatLogprobs: Encodable {
 struct ChatChoice: Encodable {
     let index: Int
     let message: ChatMessageBody
-    let logprobs: ChatLogprobs?
-    let finish_reason: String?
+    let logprobs: Nullable<ChatLogprobs>
+    let finish_reason: Nullable<String>
     let token_ids: [Int32]?
 
-    enum CodingKeys: String, CodingKey { case index, message, logprobs, finish_reason, token_ids }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(message, forKey: .message)
-        try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finish_reason, forKey: .finish_reason)
-        try c.encodeIfPresent(token_ids, forKey: .token_ids)
-    }
 }
 
 struct ChatCompletionBody: Encodable {
@@ -67,19 +70,10 @@ struct ChatDelta: Encodable {
 struct ChatChunkChoice: Encodable {
     let index: Int
     let delta: ChatDelta
-    let logprobs: ChatLogprobs?
-    let finish_reason: String?
+    let logprobs: Nullable<ChatLogprobs>
+    let finish_reason: Nullable<String>
     let token_ids: [Int32]?
 
-    enum CodingKeys: String, CodingKey { case index, delta, logprobs, finish_reason, token_ids }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(delta, forKey: .delta)
-        try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finish_reason, forKey: .finish_reason)
-        try c.encodeIfPresent(token_ids, forKey: .token_ids)
-    }
 }
 
 struct ChatChunkBody: Encodable {
@@ -88,18 +82,8 @@ struct ChatChunkBody: Encodable {
     let created: Int
     let model: String
     let choices: [ChatChunkChoice]
-    let usage: UsageBody?
+    let usage: Nullable<UsageBody>
 
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(object, forKey: .object)
-        try c.encode(created, forKey: .created)
-        try c.encode(model, forKey: .model)
-        try c.encode(choices, forKey: .choices)
-        try c.encode(usage, forKey: .usage)
-    }
 }
 
 /// Legacy completions `logprobs`.
@@ -113,19 +97,10 @@ struct CompletionLogprobs: Encodable {
 struct CompletionChoice: Encodable {
     let index: Int
     let text: String
-    let logprobs: CompletionLogprobs?
-    let finish_reason: String?
+    let logprobs: Nullable<CompletionLogprobs>
+    let finish_reason: Nullable<String>
     let token_ids: [Int32]?
 
-    enum CodingKeys: String, CodingKey { case index, text, logprobs, finish_reason, token_ids }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(text, forKey: .text)
-        try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finish_reason, forKey: .finish_reason)
-        try c.encodeIfPresent(token_ids, forKey: .token_ids)
-    }
 }
 
 struct CompletionBody: Encodable {
@@ -136,16 +111,6 @@ struct CompletionBody: Encodable {
     let choices: [CompletionChoice]
     let usage: UsageBody?
 
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(object, forKey: .object)
-        try c.encode(created, forKey: .created)
-        try c.encode(model, forKey: .model)
-        try c.encode(choices, forKey: .choices)
-        try c.encodeIfPresent(usage, forKey: .usage)
-    }
 }
 
 struct ModelBody: Encodable {
