@@ -1,0 +1,172 @@
+import Foundation
+import XCTest
+import FlintJinja
+import FlintLoading
+import FlintTokenizers
+import FlintTestSupport
+import FlintGrammar
+
+/// The smollm tokenizer and its trie, built once per test process.
+final class VocabularyStore: @unchecked Sendable {
+    static let shared = VocabularyStore()
+    private let lock = NSLock()
+    private var value: (Tokenizer, VocabularyTrie)?
+
+    func smollm() throws -> (Tokenizer, VocabularyTrie) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let value { return value }
+        let tok = try Tokenizer(gguf: try GGUFFile(path: TestModels.path("smollm2-135m-instruct")))
+        let start = DispatchTime.now().uptimeNanoseconds
+        let trie = VocabularyTrie(tokenizer: tok)
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        print("VocabularyTrie: \(tok.vocabularySize) tokens, \(trie.nodeCount) nodes, built in \(String(format: "%.1f", ms)) ms")
+        value = (tok, trie)
+        return (tok, trie)
+    }
+}
+
+final class TokenMaskTests: XCTestCase {
+    func milliseconds(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    }
+
+    /// The mask agrees with decoding every token through the matcher.
+    func testMaskMatchesBruteForce() throws {
+        let (tok, trie) = try VocabularyStore.shared.smollm()
+        let g = try JSONSchemaCompiler.compile(schema: #"{"type":"object","properties":{"name":{"type":"string"},"n":{"type":"integer","minimum":0}},"required":["name","n"],"additionalProperties":false}"#)
+        var m = GrammarMatcher(grammar: g)
+        for prefix in ["", "{", "{\"na", "{\"name\": \"x", "{\"name\": \"x\", \"n\": 1", "{\"name\": \"x\", \"n\": 1}"] {
+            var p = GrammarMatcher(grammar: g)
+            XCTAssertTrue(p.accept(string: prefix), prefix)
+            m = p
+            let mask = m.mask(for: trie)
+            var expected: [Int32] = []
+            for id in 0..<Int32(tok.vocabularySize) {
+                if tok.isEndOfGeneration(id) {
+                    if m.isAccepting { expected.append(id) }
+                    continue
+                }
+                let t = tok.tokenType(id)
+                if t == .control || t == .unused || t == .unknown { continue }
+                let bytes = tok.tokenBytes(id)
+                if bytes.isEmpty { continue }
+                var c = m
+                if c.accept(bytes: bytes) { expected.append(id) }
+            }
+            XCTAssertEqual(mask.allowedIDs, expected, "after \(prefix.debugDescription)")
+            XCTAssertGreaterThan(expected.count, 0)
+        }
+    }
+
+    func testMaskTiming() throws {
+        let (_, trie) = try VocabularyStore.shared.smollm()
+        let g = try JSONSchemaCompiler.compile(schema: #"{"type":"json_object"}"#)
+        for (label, prefix) in [("start", ""), ("in a key", "{\""), ("after colon", "{\"a\": "), ("in a string value", "{\"a\": \"xy")] {
+            var m = GrammarMatcher(grammar: g)
+            XCTAssertTrue(m.accept(string: prefix))
+            var mask = TokenMask(bits: [], vocabularySize: 0)
+            let cold = milliseconds { mask = m.mask(for: trie, cache: false) }
+            var warm = Double.infinity
+            for _ in 0..<5 { warm = min(warm, milliseconds { mask = m.mask(for: trie, cache: false) }) }
+            let cached = milliseconds { mask = m.mask(for: trie) }
+            print("mask (JSON, smollm 49k vocab) \(label): \(mask.allowedCount) allowed; first \(String(format: "%.2f", cold)) ms, warm walk \(String(format: "%.2f", warm)) ms, cached \(String(format: "%.3f", cached)) ms")
+            XCTAssertGreaterThan(mask.allowedCount, 0)
+        }
+    }
+
+    /// Random constrained generation: pick random allowed tokens until the
+    /// grammar allows stopping; the text must be accepted, parse as JSON and
+    /// satisfy the schema.
+    func testRandomWalksSatisfySchemas() throws {
+        let (tok, trie) = try VocabularyStore.shared.smollm()
+        var rng = SplitMix64(seed: 7)
+        var completed = 0, total = 0
+        let closing = Set("\"}]0123456789".utf8)
+        for c in schemaCases {
+            let g = try JSONSchemaCompiler.compile(schema: c.schema)
+            let validator = SchemaValidator(root: try JinjaValue.parseJSON(c.schema))
+            for _ in 0..<4 {
+                total += 1
+                var m = GrammarMatcher(grammar: g)
+                var out: [UInt8] = []
+                var done = false
+                for step in 0..<400 {
+                    let allowed = m.mask(for: trie).allowedIDs
+                    XCTAssertFalse(allowed.isEmpty, "\(c.name): dead end after \(String(decoding: out, as: UTF8.self))")
+                    if allowed.isEmpty { break }
+                    if m.isAccepting && (step > 40 || rng.below(4) == 0) { done = true; break }
+                    var pick = allowed[rng.below(allowed.count)]
+                    if step > 40 {
+                        // Wrap up: prefer a token that completes the value, then closing characters.
+                        let sample = (0..<min(300, allowed.count)).map { _ in allowed[rng.below(allowed.count)] }
+                        if let fin = sample.first(where: { id in
+                            var c = m
+                            return !tok.isEndOfGeneration(id) && c.acceptToken(id, in: trie) && c.isAccepting
+                        }) {
+                            pick = fin
+                        } else if let cl = sample.first(where: { id in
+                            let b = trie.bytes(of: id)
+                            return b.count <= 2 && b.allSatisfy { closing.contains($0) }
+                        }) {
+                            pick = cl
+                        }
+                    }
+                    if tok.isEndOfGeneration(pick) {
+                        XCTAssertTrue(m.isAccepting)
+                        done = true
+                        break
+                    }
+                    XCTAssertTrue(m.acceptToken(pick, in: trie), "\(c.name): mask allowed a token the matcher rejects")
+                    out.append(contentsOf: trie.bytes(of: pick))
+                }
+                let text = String(decoding: out, as: UTF8.self)
+                XCTAssertTrue(g.acceptsPrefix(text), "\(c.name): \(text)")
+                guard done else { continue }
+                completed += 1
+                XCTAssertTrue(g.accepts(text), "\(c.name): grammar rejects its own walk \(text.debugDescription)")
+                do {
+                    let v = try JinjaValue.parseJSON(text)
+                    if let e = validator.validate(v) { XCTFail("\(c.name): \(text.debugDescription) violates the schema: \(e)") }
+                } catch {
+                    XCTFail("\(c.name): walk is not JSON: \(text.debugDescription): \(error)")
+                }
+            }
+        }
+        print("random walks: \(completed) of \(total) reached an accepting state")
+        XCTAssertGreaterThan(completed, total * 3 / 4)
+    }
+
+    func testGBNFRandomWalks() throws {
+        let (tok, trie) = try VocabularyStore.shared.smollm()
+        var rng = SplitMix64(seed: 11)
+        let grammars = [
+            #"root ::= "positive" | "negative" | "neutral""#,
+            #"root ::= expr    expr ::= term ([-+] term)*    term ::= [0-9]{1,3} | "(" expr ")""#,
+            #"root ::= [a-z]{1,8} ("," [a-z]{1,8}){2}"#,
+            #"root ::= "[" (e ("," e)*)? "]"    e ::= [0-9] | root"#,
+            #"root ::= [α-ω] [^\x00-\x7F]{1,3} "!""#,
+        ]
+        for text in grammars {
+            let g = try Grammar(gbnf: text)
+            for _ in 0..<5 {
+                var m = GrammarMatcher(grammar: g)
+                var out: [UInt8] = []
+                for _ in 0..<200 {
+                    let allowed = m.mask(for: trie).allowedIDs
+                    XCTAssertFalse(allowed.isEmpty, "\(text): dead end")
+                    if allowed.isEmpty { break }
+                    let pick = allowed[rng.below(allowed.count)]
+                    if tok.isEndOfGeneration(pick) { break }
+                    XCTAssertTrue(m.acceptToken(pick, in: trie))
+                    out.append(contentsOf: trie.bytes(of: pick))
+                }
+                if m.isAccepting {
+                    XCTAssertTrue(g.accepts(String(decoding: out, as: UTF8.self)), "\(text): \(out)")
+                }
+            }
+        }
+    }
+}
