@@ -70,9 +70,8 @@ public struct GrammarMatcher: Sendable {
     @discardableResult
     public mutating func acceptToken(_ id: Int32, in trie: VocabularyTrie) -> Bool {
         if trie.isEndOfGeneration(id) { return isAccepting }
-        let bytes = trie.bytes(of: id)
-        if bytes.isEmpty { return false }
-        return accept(bytes: bytes)
+        guard trie.isMatchable(id) else { return false }
+        return accept(bytes: trie.bytes(of: id))
     }
 
     /// Whether the input so far is a complete sentence (end of sequence allowed).

@@ -33,11 +33,20 @@ public enum JSONSchemaCompiler {
     /// Grammar for a schema given as JSON text. `{"type": "json_object"}` means
     /// any JSON object.
     public static func compile(schema text: String) throws -> Grammar {
-        try Grammar(gbnf: gbnf(schema: text))
+        try grammar(gbnf(schema: text))
     }
 
     public static func compile(schema: JinjaValue) throws -> Grammar {
-        try Grammar(gbnf: gbnf(schema: schema))
+        try grammar(gbnf(schema: schema))
+    }
+
+    private static func grammar(_ text: String) throws -> Grammar {
+        do {
+            return try Grammar(gbnf: text)
+        } catch let e as GrammarError {
+            // E.g. a pattern like "(a*)*" whose repetition can match empty.
+            throw JSONSchemaError(.invalidSchema, "the schema does not give a usable grammar: \(e.message)")
+        }
     }
 
     /// The GBNF text for a schema given as JSON.

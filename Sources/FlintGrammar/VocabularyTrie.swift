@@ -20,6 +20,8 @@ public final class VocabularyTrie: Sendable {
     let tokenIDs: [Int32]
     let maxDepth: Int
     let uniqueID: UInt64
+    /// Whether each token id is in the trie (can ever be allowed by a grammar).
+    let inTrie: [Bool]
 
     /// Longest token kept in the trie (longer ones are left out: never allowed).
     public static let maxTokenBytes = 1024
@@ -100,10 +102,17 @@ public final class VocabularyTrie: Sendable {
         self.tokenStart = tokenStart
         self.tokenIDs = ids  // already grouped by node in preorder
         self.maxDepth = maxDepth
+        var inTrie = [Bool](repeating: false, count: tokens.count)
+        for id in ids { inTrie[Int(id)] = true }
+        self.inTrie = inTrie
         self.uniqueID = UInt64.random(in: 1...UInt64.max)
     }
 
     public func isEndOfGeneration(_ id: Int32) -> Bool { endOfGenerationSet.contains(id) }
+
+    /// Whether a grammar can ever allow token `id` (it has bytes and is not a
+    /// control, unused, unknown or end-of-generation token).
+    public func isMatchable(_ id: Int32) -> Bool { id >= 0 && Int(id) < vocabularySize && inTrie[Int(id)] }
 
     /// The bytes of token `id` (empty for ids outside the vocabulary).
     public func bytes(of id: Int32) -> ArraySlice<UInt8> {

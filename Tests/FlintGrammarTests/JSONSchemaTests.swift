@@ -133,6 +133,7 @@ final class JSONSchemaTests: XCTestCase {
         expect(##"{"$ref":"#/$defs/missing"}"##, .unresolvedReference("#/$defs/missing"))
         expect(#"{"$ref":"http://example.com/s.json"}"#, .unresolvedReference("http://example.com/s.json"))
         expect(#"{"type":"object","required":["b"],"additionalProperties":false}"#, .invalidSchema)
+        expect(#"{"type":"string","pattern":"^(a*)*$"}"#, .invalidSchema)
     }
 
     func testHarmlessKeywordsIgnored() throws {

@@ -63,6 +63,12 @@ final class TokenMaskTests: XCTestCase {
 
     func testMaskTiming() throws {
         let (_, trie) = try VocabularyStore.shared.smollm()
+        // Fully cold: a fresh grammar, so every DFA transition is built during the walk.
+        let fresh = try JSONSchemaCompiler.compile(schema: #"{"type":"json_object"}"#)
+        var fm = GrammarMatcher(grammar: fresh)
+        XCTAssertTrue(fm.accept(string: "{\"a\": \"xy"))
+        let coldest = milliseconds { _ = fm.mask(for: trie, cache: false) }
+        print("mask (JSON, smollm 49k vocab) in a string value, fresh grammar: \(String(format: "%.2f", coldest)) ms")
         let g = try JSONSchemaCompiler.compile(schema: #"{"type":"json_object"}"#)
         for (label, prefix) in [("start", ""), ("in a key", "{\""), ("after colon", "{\"a\": "), ("in a string value", "{\"a\": \"xy")] {
             var m = GrammarMatcher(grammar: g)
@@ -137,6 +143,51 @@ final class TokenMaskTests: XCTestCase {
         }
         print("random walks: \(completed) of \(total) reached an accepting state")
         XCTAssertGreaterThan(completed, total * 3 / 4)
+    }
+
+    func testControlTokensNeverMatch() throws {
+        let (tok, trie) = try VocabularyStore.shared.smollm()
+        let g = try Grammar(gbnf: #"root ::= "\"" [^"]* "\"""#)
+        var m = GrammarMatcher(grammar: g)
+        XCTAssertTrue(m.accept(string: "\"x"))
+        let imStart = try XCTUnwrap(tok.id(forTokenText: "<|im_start|>"))
+        XCTAssertFalse(m.mask(for: trie).isAllowed(imStart))
+        XCTAssertFalse(m.acceptToken(imStart, in: trie))
+        for eog in tok.endOfGenerationIDs { XCTAssertFalse(m.mask(for: trie).isAllowed(eog)) }
+        XCTAssertTrue(m.accept(string: "\""))
+        for eog in tok.endOfGenerationIDs { XCTAssertTrue(m.mask(for: trie).isAllowed(eog)) }
+    }
+
+    /// Matchers of one grammar used from several threads at once agree with a
+    /// single-threaded run.
+    func testConcurrentMatchersShareTheCache() throws {
+        let (_, trie) = try VocabularyStore.shared.smollm()
+        let g = try JSONSchemaCompiler.compile(schema: #"{"type":"object","properties":{"k":{"type":"array","items":{"type":"integer"}}},"required":["k"]}"#)
+        let text = #"{"k": [1, 22, 333], "other": {"x": "yz"}}"#
+        var expected: [Int] = []
+        var m = GrammarMatcher(grammar: try JSONSchemaCompiler.compile(schema: #"{"type":"object","properties":{"k":{"type":"array","items":{"type":"integer"}}},"required":["k"]}"#))
+        for b in text.utf8 {
+            expected.append(m.mask(for: trie).allowedCount)
+            XCTAssertTrue(m.accept(b))
+        }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var ok = [Bool](repeating: false, count: 8)
+        }
+        let results = Results()
+        let expectedCounts = expected
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            var m = GrammarMatcher(grammar: g)
+            var ok = true
+            for (j, b) in text.utf8.enumerated() {
+                if m.mask(for: trie, cache: i % 2 == 0).allowedCount != expectedCounts[j] { ok = false }
+                if !m.accept(b) { ok = false }
+            }
+            results.lock.lock()
+            results.ok[i] = ok && m.isAccepting
+            results.lock.unlock()
+        }
+        XCTAssertEqual(results.ok, [Bool](repeating: true, count: 8))
     }
 
     func testGBNFRandomWalks() throws {
