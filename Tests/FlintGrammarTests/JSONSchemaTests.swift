@@ -1,5 +1,6 @@
 import XCTest
 import FlintJinja
+import FlintTestSupport
 import FlintGrammar
 
 /// Schemas with instances the compiled grammar must accept and reject.
@@ -139,5 +140,34 @@ final class JSONSchemaTests: XCTestCase {
     func testHarmlessKeywordsIgnored() throws {
         let g = try JSONSchemaCompiler.compile(schema: #"{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"T","description":"d","type":"object","properties":{"a":{"type":"string","description":"x","default":"y","examples":["z"]}},"required":["a"],"additionalProperties":false}"#)
         XCTAssertTrue(g.accepts(#"{"a":"q"}"#))
+    }
+
+    /// Mutated schemas either compile or fail with a JSONSchemaError; never a
+    /// crash, a hang or another error type.
+    func testFuzzSchemas() {
+        var rng = SplitMix64(seed: 99)
+        let alphabet = Array(#"{}[]:,"0123-9.eE abtruefalsn\^$*+?()|#/typestringintegerobjectarrayproperties"#)
+        var compiled = 0
+        for i in 0..<1500 {
+            var chars = Array(schemaCases[i % schemaCases.count].schema)
+            for _ in 0..<(1 + rng.below(3)) {
+                guard !chars.isEmpty else { break }
+                let p = rng.below(chars.count)
+                switch rng.below(3) {
+                case 0: chars.remove(at: p)
+                case 1: chars.insert(alphabet[rng.below(alphabet.count)], at: p)
+                default: chars[p] = alphabet[rng.below(alphabet.count)]
+                }
+            }
+            do {
+                let g = try JSONSchemaCompiler.compile(schema: String(chars))
+                compiled += 1
+                _ = g.accepts("{}")
+            } catch is JSONSchemaError {
+            } catch {
+                XCTFail("\(String(chars)): unexpected \(error)")
+            }
+        }
+        XCTAssertGreaterThan(compiled, 100)
     }
 }
