@@ -388,7 +388,7 @@ struct SchemaBuilder {
         switch type {
         case "string": return try stringRule(o, name: name)
         case "integer": return try integerRule(o, name: name)
-        case "number": return use("number")
+        case "number": return try numberRule(o, name: name)
         case "boolean": return use("boolean")
         case "null": return use("null")
         case "object": return try objectRule(o, name: name, depth: depth)
@@ -446,20 +446,8 @@ struct SchemaBuilder {
     }
 
     mutating func integerRule(_ o: JinjaObject, name: String) throws -> String {
-        let limit = 1e15
-        var lo: Double? = try bound(o, "minimum").map { $0.rounded(.up) }
-        var hi: Double? = try bound(o, "maximum").map { $0.rounded(.down) }
-        if let e = try bound(o, "exclusiveMinimum") { lo = max(lo ?? -.infinity, e.rounded(.down) + 1) }
-        if let e = try bound(o, "exclusiveMaximum") { hi = min(hi ?? .infinity, e.rounded(.up) - 1) }
-        if o["exclusiveMinimum"]?.boolValue == true, let l = lo { lo = l + 1 }
-        if o["exclusiveMaximum"]?.boolValue == true, let h = hi { hi = h - 1 }
-        if lo == nil && hi == nil { return use("integer") }
-        if let l = lo, let h = hi, l > h {
-            throw JSONSchemaError(.invalidSchema, "integer range is empty at '\(name)'")
-        }
-        // Bounds beyond 16 digits are left unenforced (the integer rule has at most 16).
-        let l = lo.flatMap { abs($0) >= limit ? nil : Int64($0) }
-        let h = hi.flatMap { abs($0) >= limit ? nil : Int64($0) }
+        let (l, h) = try integralBounds(o, name: name)
+        if l == nil && h == nil { return use("integer") }
         var alts: [String] = []
         // Negative values: magnitudes in [max(1, -h), -l].
         if l == nil || l! < 0 {
@@ -475,6 +463,54 @@ struct SchemaBuilder {
             let b = h.map { UInt64($0) }
             if b == nil || a <= b! { alts.append(SchemaBuilder.naturalRange(a, b)) }
         }
+        return rule(name, alts.joined(separator: " | "))
+    }
+
+    /// Integer bounds of a schema (exclusive ones made inclusive); non-integral
+    /// bounds are rounded inward, which keeps every generated value valid.
+    func integralBounds(_ o: JinjaObject, name: String) throws -> (Int64?, Int64?) {
+        let limit = 1e15
+        var lo: Double? = try bound(o, "minimum").map { $0.rounded(.up) }
+        var hi: Double? = try bound(o, "maximum").map { $0.rounded(.down) }
+        if let e = try bound(o, "exclusiveMinimum") { lo = max(lo ?? -.infinity, e.rounded(.down) + 1) }
+        if let e = try bound(o, "exclusiveMaximum") { hi = min(hi ?? .infinity, e.rounded(.up) - 1) }
+        if o["exclusiveMinimum"]?.boolValue == true, let l = lo { lo = l + 1 }
+        if o["exclusiveMaximum"]?.boolValue == true, let h = hi { hi = h - 1 }
+        if let l = lo, let h = hi, l > h {
+            throw JSONSchemaError(.invalidSchema, "numeric range is empty at '\(name)'")
+        }
+        // Bounds beyond 15 digits are left unenforced (numbers have at most 16 integer digits).
+        return (lo.flatMap { abs($0) >= limit ? nil : Int64($0) }, hi.flatMap { abs($0) >= limit ? nil : Int64($0) })
+    }
+
+    /// Numbers within integral bounds: the integer part is bounded, the fraction
+    /// must be zero at the far end, and exponents are not allowed.
+    mutating func numberRule(_ o: JinjaObject, name: String) throws -> String {
+        let (l, h) = try integralBounds(o, name: name)
+        if l == nil && h == nil { return use("number") }
+        let frac = #"("." [0-9]{1,16})?"#, zero = #"("." "0"{1,16})?"#
+        var alts: [String] = []
+        // v >= 0: integer part in [max(l, 0), h - 1] with any fraction, or h exactly.
+        if h == nil || h! >= 0 {
+            let a = UInt64(max(0, l ?? 0))
+            if let h {
+                if Int64(a) <= h - 1 { alts.append(SchemaBuilder.naturalRange(a, UInt64(h - 1)) + " " + frac) }
+                if Int64(a) <= h { alts.append(SchemaBuilder.naturalRange(UInt64(h), UInt64(h)) + " " + zero) }
+            } else {
+                alts.append(SchemaBuilder.naturalRange(a, nil) + " " + frac)
+            }
+        }
+        // v < 0, written "-" I.f: I >= -h (when h < 0), and I <= -l - 1 with any fraction or I = -l exactly.
+        if l == nil || l! < 0 {
+            let nLo: Int64 = (h != nil && h! < 0) ? -h! : 0
+            if let l {
+                if nLo <= -l - 1 { alts.append("\"-\" " + SchemaBuilder.naturalRange(UInt64(nLo), UInt64(-l - 1)) + " " + frac) }
+                if nLo <= -l { alts.append("\"-\" " + SchemaBuilder.naturalRange(UInt64(-l), UInt64(-l)) + " " + zero) }
+            } else {
+                alts.append("\"-\" " + SchemaBuilder.naturalRange(UInt64(nLo), nil) + " " + frac)
+            }
+        }
+        if alts.isEmpty { throw JSONSchemaError(.invalidSchema, "numeric range is empty at '\(name)'") }
         return rule(name, alts.joined(separator: " | "))
     }
 
