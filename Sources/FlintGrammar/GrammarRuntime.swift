@@ -23,7 +23,10 @@ final class GrammarRuntime: @unchecked Sendable {
     // DFA: state 0 is dead (no stacks).
     private(set) var stateSets: [[Int32]] = [[]]
     private var stateIDs: [[Int32]: Int32] = [:]
-    private(set) var transitions: [Int32] = [Int32](repeating: 0, count: 256)
+    /// 256 entries per state: the next state, or -1 when not computed yet.
+    /// Manually managed so the mask walk reads it without exclusivity checks.
+    private var transitions: UnsafeMutablePointer<Int32>
+    private var transitionCapacity: Int  // in states
     private(set) var epoch = 0
     private var initialSet: [Int32]?
 
@@ -37,7 +40,13 @@ final class GrammarRuntime: @unchecked Sendable {
     /// Work limit for one closure (guards against pathological grammars).
     static let maxClosureStacks = 100_000
 
-    init() {}
+    init() {
+        transitionCapacity = 64
+        transitions = .allocate(capacity: 64 * 256)
+        transitions.initialize(repeating: 0, count: 256)
+    }
+
+    deinit { transitions.deallocate() }
 
     func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock.lock()
@@ -93,7 +102,14 @@ final class GrammarRuntime: @unchecked Sendable {
         let id = Int32(stateSets.count)
         stateSets.append(set)
         stateIDs[set] = id
-        transitions.append(contentsOf: repeatElement(-1, count: 256))
+        if Int(id) >= transitionCapacity {
+            let grown = UnsafeMutablePointer<Int32>.allocate(capacity: transitionCapacity * 2 * 256)
+            grown.moveInitialize(from: transitions, count: Int(id) * 256)
+            transitions.deallocate()
+            transitions = grown
+            transitionCapacity *= 2
+        }
+        (transitions + Int(id) * 256).initialize(repeating: -1, count: 256)
         return id
     }
 
@@ -113,7 +129,10 @@ final class GrammarRuntime: @unchecked Sendable {
         guard stateSets.count > GrammarRuntime.maxStates else { return }
         stateSets = [[]]
         stateIDs = [:]
-        transitions = [Int32](repeating: 0, count: 256)
+        transitions.deallocate()
+        transitionCapacity = 64
+        transitions = .allocate(capacity: 64 * 256)
+        transitions.initialize(repeating: 0, count: 256)
         masks = [:]
         closures = [:]
         epoch += 1
@@ -183,13 +202,17 @@ final class GrammarRuntime: @unchecked Sendable {
         trie.tokenIDs.withUnsafeBufferPointer { tids in
         bits.withUnsafeMutableBufferPointer { out in
         stateAt.withUnsafeMutableBufferPointer { stateAt in
+            var table = transitions
             var i = 1
             while i < n {
                 let d = Int(depths[i])
                 let ps = stateAt[d - 1]
                 let b = bytes[i]
-                var ns = transitions[Int(ps) &* 256 &+ Int(b)]
-                if ns < 0 { ns = computeStep(ps, b, g) }
+                var ns = table[Int(ps) &* 256 &+ Int(b)]
+                if ns < 0 {
+                    ns = computeStep(ps, b, g)
+                    table = transitions  // may have moved
+                }
                 if ns == 0 {
                     i = Int(ends[i])
                     continue
