@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "FlintTensor", dependencies: ["CFlintKernels"]),
         .target(name: "FlintJinja"),
         .target(name: "FlintTokenizers", dependencies: ["FlintJinja"]),
+        .target(name: "FlintGrammar", dependencies: ["FlintTokenizers", "FlintJinja"]),
         .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
         .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
         .target(name: "FlintEngine", dependencies: [
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor", "FlintTestSupport"]),
         .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
+        .testTarget(name: "FlintGrammarTests", dependencies: ["FlintGrammar", "FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport", "CAllocationCounter"]),
         .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintTestSupport"]),
