@@ -30,11 +30,11 @@ let package = Package(
         .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
         .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
         .target(name: "FlintEngine", dependencies: [
-            "FlintModels", "FlintTokenizers", "FlintLoading",
+            "FlintModels", "FlintTokenizers", "FlintLoading", "FlintGrammar",
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "FlintServer", dependencies: [
-            "FlintEngine", "FlintTokenizers", "FlintJinja",
+            "FlintEngine", "FlintTokenizers", "FlintJinja", "FlintGrammar",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "FlintGrammarTests", dependencies: ["FlintGrammar", "FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport", "CAllocationCounter"]),
-        .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintTestSupport"]),
+        .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintGrammar", "FlintTestSupport"]),
         .testTarget(name: "FlintServerTests", dependencies: [
             "FlintServer", "FlintEngine", "FlintTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,3 +1,4 @@
+import FlintGrammar
 import FlintTokenizers
 
 /// One completion in flight: its tokens (prompt, then output), how many of them already
@@ -29,6 +30,8 @@ final class EngineSequence {
     var history: TokenHistory
     var detokenizer: StreamingDetokenizer
     var stopMatcher: StopStringMatcher
+    /// Where the output stands in the request's grammar, if it has one.
+    var grammar: GrammarMatcher?
     /// Engine clock (ns) of the last token, for inter-token latency.
     var lastTokenTime: UInt64 = 0
 
@@ -48,6 +51,7 @@ final class EngineSequence {
         history = TokenHistory(prompt: r.prompt)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: r.skipSpecialTokens)
         stopMatcher = StopStringMatcher(r.stop)
+        grammar = r.grammar.map(GrammarMatcher.init(grammar:))
     }
 
     var generatedCount: Int { tokens.count - promptCount }

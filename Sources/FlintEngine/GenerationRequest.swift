@@ -1,3 +1,5 @@
+import FlintGrammar
+
 /// What a client asks the engine for: a tokenized prompt and how to continue it.
 public struct GenerationRequest: Sendable {
     public var prompt: [Int32]
@@ -22,11 +24,15 @@ public struct GenerationRequest: Sendable {
     public var skipSpecialTokens: Bool
     /// LoRA slot (0 = base model).
     public var loraSlot: Int32
+    /// Constrains the output to this grammar (JSON mode, a JSON schema, GBNF): tokens it
+    /// cannot continue with are masked out, and end of generation is allowed only where
+    /// the grammar is complete.
+    public var grammar: Grammar?
 
     public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int = 16,
                 stop: [String] = [], stopTokenIDs: Set<Int32> = [], ignoreEOS: Bool = false, n: Int = 1,
                 logprobs: Int? = nil, cacheIsolationKey: String? = nil, promptCacheMaxLength: Int? = nil,
-                skipSpecialTokens: Bool = true, loraSlot: Int32 = 0) {
+                skipSpecialTokens: Bool = true, loraSlot: Int32 = 0, grammar: Grammar? = nil) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -39,6 +45,7 @@ public struct GenerationRequest: Sendable {
         self.promptCacheMaxLength = promptCacheMaxLength
         self.skipSpecialTokens = skipSpecialTokens
         self.loraSlot = loraSlot
+        self.grammar = grammar
     }
 }
 

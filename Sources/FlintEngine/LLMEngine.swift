@@ -1,4 +1,5 @@
 import Dispatch
+import FlintGrammar
 import FlintModels
 import FlintTokenizers
 import Foundation
@@ -53,6 +54,8 @@ public final class LLMEngine: @unchecked Sendable {
     private var batch = ForwardBatch()
     private var steps = 0
     private let processed: UnsafeMutableBufferPointer<Float>
+    /// The vocabulary as a byte trie for grammar masks, built on first use.
+    private lazy var trie = VocabularyTrie(tokenizer: tokenizer)
 
     /// An engine over `model` with a KV pool of `configuration.kvCacheBytes`.
     public convenience init(model: any CausalLM, tokenizer: Tokenizer, configuration: EngineConfiguration = .init()) {
@@ -264,12 +267,21 @@ public final class LLMEngine: @unchecked Sendable {
         let r = s.request
         let req = r.request
         var input = logits
-        if !s.processors.isEmpty {
+        if !s.processors.isEmpty || s.grammar != nil {
             _ = processed.initialize(from: logits)
             for p in s.processors { p.process(processed, history: s.history) }
+            if let g = s.grammar { g.mask(for: trie).apply(to: processed) }
             input = UnsafeBufferPointer(processed)
         }
         let token = s.sampler.sample(input)
+        let isEnd = (!req.ignoreEOS && endOfGeneration.contains(token)) || req.stopTokenIDs.contains(token)
+        // The grammar follows every token but the end; when it can go no further (or, with
+        // nothing allowed, rejects the token) the completion is over.
+        var grammarDone = false
+        if !isEnd, var g = s.grammar {
+            grammarDone = !g.acceptToken(token, in: trie) || !g.canContinue
+            s.grammar = g
+        }
         let logprob = req.logprobs.map { TokenLogprob(logits: logits, token: token, top: $0) }
         s.tokens.append(token)
         s.history.append(token)
@@ -285,13 +297,16 @@ public final class LLMEngine: @unchecked Sendable {
 
         var text: String
         var reason: FinishReason?
-        if (!req.ignoreEOS && endOfGeneration.contains(token)) || req.stopTokenIDs.contains(token) {
+        if isEnd {
             text = finalText(s)
             reason = .stop
         } else {
             let (released, stopped) = s.stopMatcher.append(s.detokenizer.append(token))
             text = released
             if stopped {
+                reason = .stop
+            } else if grammarDone {
+                text += finalText(s)
                 reason = .stop
             } else if s.generatedCount >= req.maxTokens || s.tokens.count >= maxModelLength {
                 text += finalText(s)

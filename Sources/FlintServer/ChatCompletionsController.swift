@@ -58,9 +58,6 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
         if let tools, tools.contains(where: { $0.objectValue == nil }) {
             throw APIError.invalid("'tools' must be a list of objects", param: "tools")
         }
-        if let format = try f.object("response_format"), format["type"]?.stringValue != "text" {
-            throw APIError.invalid("'response_format' other than {\"type\": \"text\"} is not supported yet", param: "response_format")
-        }
         let wantLogprobs = try f.bool("logprobs") ?? false
         let top = try f.int("top_logprobs", in: 0...20)
         if top != nil && !wantLogprobs {

@@ -1,4 +1,6 @@
 import FlintEngine
+import FlintGrammar
+import FlintJinja
 
 /// The parameters chat and text completions share, read and validated from a request
 /// body (OpenAI's names and ranges, plus the platform's extensions).
@@ -14,6 +16,7 @@ struct GenerationOptions {
     var returnTokenIDs = false
     var stream = false
     var includeUsage = false
+    var grammar: Grammar?
 
     init(_ f: RequestFields, vocabularySize: Int) throws(APIError) {
         if let m = try f.int("max_completion_tokens", in: 1...(1 << 24)) { maxTokens = m }
@@ -55,11 +58,40 @@ struct GenerationOptions {
         cacheIsolationKey = try f.string("prompt_cache_isolation_key")
         promptCacheMaxLength = try f.int("prompt_cache_max_len", in: 0...Int(Int32.max))
         returnTokenIDs = try f.bool("return_token_ids") ?? false
+        grammar = try Self.grammar(f)
         stream = try f.bool("stream") ?? false
         if let options = try f.object("stream_options") {
             guard stream else { throw APIError.invalid("'stream_options' is only allowed when 'stream' is true", param: "stream_options") }
             let inner = RequestFields(object: options)
             includeUsage = try inner.bool("include_usage") ?? false
+        }
+    }
+
+    /// `response_format`: text, `json_object`, `json_schema` (`{"name", "schema", "strict"}`)
+    /// or `grammar` (GBNF); a schema or grammar that does not compile is a 400 saying why.
+    static func grammar(_ f: RequestFields) throws(APIError) -> Grammar? {
+        guard let format = try f.object("response_format") else { return nil }
+        let param = "response_format"
+        switch format["type"]?.stringValue {
+        case "text"?: return nil
+        case "json_object"?: return JSONSchemaCompiler.anyObject()
+        case "json_schema"?:
+            guard case .object(let spec)? = format["json_schema"] else {
+                throw APIError.invalid("'response_format.json_schema' must be an object with a 'schema'", param: param)
+            }
+            guard let schema = spec["schema"], !schema.isNone else {
+                throw APIError.invalid("'response_format.json_schema.schema' is required", param: param)
+            }
+            do { return try JSONSchemaCompiler.compile(schema: schema) } catch {
+                throw APIError.invalid("Invalid JSON schema: \(error)", param: param)
+            }
+        case "grammar"?:
+            guard case .string(let text)? = format["grammar"] else {
+                throw APIError.invalid("'response_format.grammar' must be a GBNF string", param: param)
+            }
+            do { return try Grammar(gbnf: text) } catch { throw APIError.invalid("Invalid grammar: \(error)", param: param) }
+        default:
+            throw APIError.invalid("'response_format.type' must be one of text, json_object, json_schema, grammar", param: param)
         }
     }
 
@@ -82,6 +114,6 @@ struct GenerationOptions {
         }
         return GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: maxTokens, stop: stop, ignoreEOS: ignoreEOS,
                                  n: n, logprobs: logprobs, cacheIsolationKey: cacheIsolationKey,
-                                 promptCacheMaxLength: promptCacheMaxLength)
+                                 promptCacheMaxLength: promptCacheMaxLength, grammar: grammar)
     }
 }

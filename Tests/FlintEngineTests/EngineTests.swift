@@ -1,4 +1,5 @@
 import FlintEngine
+import FlintGrammar
 import FlintTestSupport
 import FlintTokenizers
 import Foundation
@@ -62,6 +63,34 @@ final class EngineTests: XCTestCase {
     func testBatchInvarianceSmolLM() async throws { try await checkBatchInvariance("smollm2-135m-instruct") }
     func testBatchInvarianceGemma() async throws { try await checkBatchInvariance("gemma-3-270m") }
     func testBatchInvarianceQwen() async throws { try await checkBatchInvariance("qwen2.5-coder-0.5b-instruct") }
+
+    /// Sampled at temperature 1, a grammar-constrained completion always parses.
+    private func checkConstrained(_ name: String) async throws {
+        let m = try LoadedModel(path: TestModels.path(name))
+        let e = engine(m, kvTokens: 4096)
+        defer { e.shutdown() }
+        let schema = #"{"type":"object","properties":{"city":{"type":"string","maxLength":24},"population":{"type":"integer","minimum":0},"tags":{"type":"array","items":{"enum":["big","old","coastal"]},"maxItems":3}},"required":["city","population"],"additionalProperties":false}"#
+        let grammar = try JSONSchemaCompiler.compile(schema: schema)
+        let prompt = try m.encodeChat([.user("Describe a city as JSON.")])
+        for seed in 1...3 {
+            let o = try await EngineTestSupport.collect(try e.submit(GenerationRequest(
+                prompt: prompt, sampling: SamplingParameters(temperature: 1, seed: UInt64(seed)), maxTokens: 200, grammar: grammar)))
+            let text = o.text[0]
+            let object = try XCTUnwrap(try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(name): \(text)")
+            XCTAssertNotNil(object["city"] as? String, text)
+            XCTAssertGreaterThanOrEqual(object["population"] as? Int ?? -1, 0, text)
+            XCTAssertEqual(o.finish[0], .stop, text)
+        }
+        let labels = try Grammar(gbnf: #"root ::= "positive" | "negative" | "neutral""#)
+        let o = try await EngineTestSupport.collect(try e.submit(GenerationRequest(
+            prompt: try m.encodeChat([.user("Sentiment of: I love this!")]), sampling: SamplingParameters(temperature: 1, seed: 9),
+            maxTokens: 10, grammar: labels)))
+        XCTAssertTrue(["positive", "negative", "neutral"].contains(o.text[0]), o.text[0])
+    }
+
+    func testConstrainedOutputSmolLM() async throws { try await checkConstrained("smollm2-135m-instruct") }
+    func testConstrainedOutputGemma() async throws { try await checkConstrained("gemma-3-270m") }
+    func testConstrainedOutputQwen() async throws { try await checkConstrained("qwen2.5-coder-0.5b-instruct") }
 
     func testPrefixCacheGivesTheSameAnswer() async throws {
         let m = try LoadedModel(path: TestModels.path("smollm2-135m-instruct"))

@@ -163,6 +163,23 @@ final class ServerTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    func testResponseFormatJSONSchema() async throws {
+        try await app(TestServer.engine).test(.router) { client in
+            let schema = #"{"type":"object","properties":{"name":{"type":"string","maxLength":20},"age":{"type":"integer","minimum":0}},"required":["name","age"],"additionalProperties":false}"#
+            let body = #"{"model":"smollm2-135m-instruct","messages":[{"role":"user","content":"Describe a person as JSON."}],"max_tokens":60,"temperature":1.0,"seed":5,"response_format":{"type":"json_schema","json_schema":{"name":"person","schema":\#(schema)}}}"#
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: auth, body: ByteBuffer(string: body)) { r in
+                XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+                let choice = try XCTUnwrap((try self.json(r)["choices"] as? [[String: Any]])?.first)
+                let content = try XCTUnwrap((choice["message"] as? [String: Any])?["content"] as? String)
+                let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(content.utf8)) as? [String: Any], content)
+                XCTAssertEqual(Set(object.keys), ["name", "age"])
+                XCTAssertNotNil(object["name"] as? String)
+                XCTAssertGreaterThanOrEqual(object["age"] as? Int ?? -1, 0)
+                XCTAssertEqual(choice["finish_reason"] as? String, "stop")
+            }
+        }
+    }
+
     func testCompletions() async throws {
         try await app(TestServer.engine).test(.router) { client in
             let bodies = [
@@ -211,7 +228,9 @@ final class ServerTests: XCTestCase, @unchecked Sendable {
                 ("{\(m),\(msgs),\"top_logprobs\":3}", "top_logprobs"),
                 ("{\(m),\(msgs),\"stream_options\":{\"include_usage\":true}}", "stream_options"),
                 ("{\(m),\(msgs),\"context_length_exceeded_behavior\":\"explode\"}", "context_length_exceeded_behavior"),
-                ("{\(m),\(msgs),\"response_format\":{\"type\":\"json_object\"}}", "response_format"),
+                ("{\(m),\(msgs),\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"type\":\"wizard\"}}}}", "response_format"),
+                ("{\(m),\(msgs),\"response_format\":{\"type\":\"grammar\",\"grammar\":\"root ::= missing\"}}", "response_format"),
+                ("{\(m),\(msgs),\"response_format\":{\"type\":\"xml\"}}", "response_format"),
                 ("{\(m),\"messages\":[]}", "messages"),
                 ("{\(m)}", "messages"),
                 ("{\(m),\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}", "messages[0].role"),
