@@ -38,16 +38,17 @@ enum TestServer {
     static let keys: Set<String> = ["key-a", "key-b"]
 }
 
-/// An engine that refuses every request as the real one does when its queue is full.
-struct OverloadedEngine: InferenceEngine {
+/// An engine that fails every submit with `error` (a full queue, shutdown, or a bug).
+struct FailingEngine: InferenceEngine {
     let base: LocalInferenceEngine
+    let error: any Error
     var modelName: String { base.modelName }
     var created: Int { base.created }
     var maxModelLength: Int { base.maxModelLength }
     var tokenizer: Tokenizer { base.tokenizer }
     func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32] { try base.encodeChat(messages, tools: tools) }
     func encodePrompt(_ text: String) -> [Int32] { base.encodePrompt(text) }
-    func submit(_ request: GenerationRequest) throws -> AsyncThrowingStream<EngineEvent, Error> { throw EngineError.overloaded(waiting: 8) }
+    func submit(_ request: GenerationRequest) throws -> AsyncThrowingStream<EngineEvent, Error> { throw error }
     func shutdown(gracePeriod: Double) async {}
 }
 
@@ -301,13 +302,25 @@ final class ServerTests: XCTestCase, @unchecked Sendable {
     }
 
     func testFullQueueIs429WithRetryAfter() async throws {
-        try await app(OverloadedEngine(base: TestServer.engine)).test(.router) { client in
+        try await app(FailingEngine(base: TestServer.engine, error: EngineError.overloaded(waiting: 8))).test(.router) { client in
             let body = #"{"model":"smollm2-135m-instruct","messages":[{"role":"user","content":"hi"}],"stream":true}"#
             try await client.execute(uri: "/v1/chat/completions", method: .post, headers: auth, body: ByteBuffer(string: body)) { r in
                 XCTAssertEqual(r.status, .tooManyRequests)
                 XCTAssertEqual(r.headers[.retryAfter], "1")
                 XCTAssertEqual((try self.json(r)["error"] as? [String: Any])?["type"] as? String, "rate_limit_error")
             }
+        }
+    }
+
+    func testShutdownIs503AndBugsAre500() async throws {
+        struct Bug: Error {}
+        let body = #"{"model":"smollm2-135m-instruct","prompt":"hi","max_tokens":1}"#
+        try await app(FailingEngine(base: TestServer.engine, error: EngineError.shuttingDown)).test(.router) { client in
+            try await self.expectError(client, "/v1/completions", body: body, status: .serviceUnavailable, code: "shutting_down")
+        }
+        try await app(FailingEngine(base: TestServer.engine, error: Bug())).test(.router) { client in
+            try await self.expectError(client, "/v1/completions", body: body, status: .internalServerError, code: "internal_error")
+            try await client.execute(uri: "/health", method: .get) { XCTAssertEqual($0.status, .ok) }
         }
     }
 
