@@ -108,23 +108,10 @@ func gbnfClassChar(_ u: Unicode.Scalar) -> String {
     }
 }
 
-/// JSON text of a string value (with quotes).
+/// JSON text of a string value (with quotes), as FlintJinja's `tojson` writes it.
 func jsonQuoted(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\u{08}": out += "\\b"
-        case "\u{0C}": out += "\\f"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
+    // Serializing a string cannot fail.
+    try! JinjaValue.string(s).toJSON()
 }
 
 struct SchemaBuilder {

@@ -8,15 +8,12 @@ public struct ForwardBatch: Sendable {
         public var start: Int
         /// Number of new tokens (a prompt chunk, or 1 when decoding).
         public var count: Int
-        /// Physical KV block of each logical block (enough for `position + count`).
-        public var blockTable: [Int32]
         /// LoRA slot of this sequence (0 = base model). Reserved for multi-LoRA.
         public var loraSlot: Int32
 
-        public init(start: Int, count: Int, blockTable: [Int32], loraSlot: Int32 = 0) {
+        public init(start: Int, count: Int, loraSlot: Int32 = 0) {
             self.start = start
             self.count = count
-            self.blockTable = blockTable
             self.loraSlot = loraSlot
         }
     }
@@ -31,8 +28,9 @@ public struct ForwardBatch: Sendable {
     public var rowSequence: [Int32]
     /// Rows whose logits are wanted, in output order (usually each sequence's last row).
     public var logitRows: [Int32]
-    /// Every sequence's block table, concatenated (for kernels that take plain pointers),
-    /// and where each sequence's starts.
+    /// Every sequence's block table (the physical KV block of each logical block, enough
+    /// for its last position), concatenated so kernels take plain pointers, and where each
+    /// sequence's starts.
     public var blockTables: [Int32]
     public var blockTableStart: [Int32]
 
@@ -56,7 +54,7 @@ public struct ForwardBatch: Sendable {
                                 loraSlot: Int32 = 0, wantLogits: Bool = true, allLogits: Bool = false) {
         let start = tokens.count
         let seqIndex = Int32(sequences.count)
-        sequences.append(Sequence(start: start, count: newTokens.count, blockTable: blockTable, loraSlot: loraSlot))
+        sequences.append(Sequence(start: start, count: newTokens.count, loraSlot: loraSlot))
         blockTableStart.append(Int32(blockTables.count))
         blockTables.append(contentsOf: blockTable)
         for (i, t) in zip(0..., newTokens) {

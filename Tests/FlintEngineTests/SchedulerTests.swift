@@ -39,9 +39,9 @@ final class FakeExecutor: ModelExecutor, @unchecked Sendable {
         for (row, slot) in batch.slots.enumerated() { slots[Int(slot)] = batch.tokens[row] }
         logits = Array(repeating: 0, count: batch.logitRows.count * vocabularySize)
         for (i, row) in batch.logitRows.enumerated() {
-            let seq = batch.sequences[Int(batch.rowSequence[Int(row)])]
+            let table = Int(batch.blockTableStart[Int(batch.rowSequence[Int(row)])])
             let position = Int(batch.positions[Int(row)])
-            let history = (0...position).map { p in slots[Int(seq.blockTable[p / blockSize]) * blockSize + p % blockSize] }
+            let history = (0...position).map { p in slots[Int(batch.blockTables[table + p / blockSize]) * blockSize + p % blockSize] }
             logits[i * vocabularySize + Int(Self.next(after: history))] = 1
         }
         return logits.withUnsafeBufferPointer { UnsafeBufferPointer(start: $0.baseAddress, count: $0.count) }
