@@ -32,6 +32,10 @@ final class EngineSequence {
     var stopMatcher: StopStringMatcher
     /// Where the output stands in the request's grammar, if it has one.
     var grammar: GrammarMatcher?
+    /// False until the request's grammar trigger shows in the output.
+    var grammarActive: Bool
+    /// The output's bytes while a lazy grammar waits for its trigger.
+    var untriggeredOutput: [UInt8] = []
     /// Engine clock (ns) of the last token, for inter-token latency.
     var lastTokenTime: UInt64 = 0
 
@@ -52,6 +56,7 @@ final class EngineSequence {
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: r.skipSpecialTokens)
         stopMatcher = StopStringMatcher(r.stop)
         grammar = r.grammar.map(GrammarMatcher.init(grammar:))
+        grammarActive = r.grammarTrigger == nil
     }
 
     var generatedCount: Int { tokens.count - promptCount }

@@ -28,11 +28,15 @@ public struct GenerationRequest: Sendable {
     /// cannot continue with are masked out, and end of generation is allowed only where
     /// the grammar is complete.
     public var grammar: Grammar?
+    /// When set, the grammar is lazy: the output is free until the trigger shows, and from
+    /// the match on it must follow the grammar.
+    public var grammarTrigger: GrammarTrigger?
 
     public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int = 16,
                 stop: [String] = [], stopTokenIDs: Set<Int32> = [], ignoreEOS: Bool = false, n: Int = 1,
                 logprobs: Int? = nil, cacheIsolationKey: String? = nil, promptCacheMaxLength: Int? = nil,
-                skipSpecialTokens: Bool = true, loraSlot: Int32 = 0, grammar: Grammar? = nil) {
+                skipSpecialTokens: Bool = true, loraSlot: Int32 = 0, grammar: Grammar? = nil,
+                grammarTrigger: GrammarTrigger? = nil) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -46,6 +50,7 @@ public struct GenerationRequest: Sendable {
         self.skipSpecialTokens = skipSpecialTokens
         self.loraSlot = loraSlot
         self.grammar = grammar
+        self.grammarTrigger = grammarTrigger
     }
 }
 

@@ -132,6 +132,7 @@ public final class LLMEngine: @unchecked Sendable {
         try check(s.minP >= 0 && s.minP <= 1, "min_p", "must be in [0, 1]")
         try check(s.repetitionPenalty.isFinite && s.repetitionPenalty > 0, "repetition_penalty", "must be > 0")
         try check(s.presencePenalty.isFinite && s.frequencyPenalty.isFinite, "presence_penalty", "must be finite")
+        try check(r.grammarTrigger == nil || r.grammar != nil, "grammar_trigger", "needs a grammar")
         if r.prompt.count + r.maxTokens > maxModelLength {
             throw EngineError.tooLong(promptTokens: r.prompt.count, maxTokens: r.maxTokens, limit: maxModelLength)
         }
@@ -267,10 +268,11 @@ public final class LLMEngine: @unchecked Sendable {
         let r = s.request
         let req = r.request
         var input = logits
-        if !s.processors.isEmpty || s.grammar != nil {
+        let grammar = s.grammarActive ? s.grammar : nil
+        if !s.processors.isEmpty || grammar != nil {
             _ = processed.initialize(from: logits)
             for p in s.processors { p.process(processed, history: s.history) }
-            if let g = s.grammar { g.mask(for: trie).apply(to: processed) }
+            if let g = grammar { g.mask(for: trie).apply(to: processed) }
             input = UnsafeBufferPointer(processed)
         }
         let token = s.sampler.sample(input)
@@ -278,9 +280,11 @@ public final class LLMEngine: @unchecked Sendable {
         // The grammar follows every token but the end; when it can go no further (or, with
         // nothing allowed, rejects the token) the completion is over.
         var grammarDone = false
-        if !isEnd, var g = s.grammar {
+        if !isEnd, var g = grammar {
             grammarDone = !g.acceptToken(token, in: trie) || !g.canContinue
             s.grammar = g
+        } else if !isEnd && !s.grammarActive, let trigger = req.grammarTrigger, let g = s.grammar {
+            grammarDone = startGrammar(s, g, trigger: trigger, token: token)
         }
         let logprob = req.logprobs.map { TokenLogprob(logits: logits, token: token, top: $0) }
         s.tokens.append(token)
@@ -328,6 +332,21 @@ public final class LLMEngine: @unchecked Sendable {
             }
         }
         r.continuation.yield(event)
+    }
+
+    /// Looks for a lazy grammar's trigger in the output so far; once found, the output from
+    /// there must follow the grammar. Output the grammar rejects leaves the request
+    /// unconstrained. Returns whether the grammar is already complete.
+    private func startGrammar(_ s: EngineSequence, _ grammar: GrammarMatcher, trigger: GrammarTrigger, token: Int32) -> Bool {
+        let searched = s.untriggeredOutput.count
+        s.untriggeredOutput += tokenizer.tokenBytes(token)
+        guard let start = trigger.match(in: s.untriggeredOutput, newFrom: searched) else { return false }
+        var g = grammar
+        let ok = g.accept(bytes: s.untriggeredOutput[start...])
+        s.untriggeredOutput = []
+        s.grammar = ok ? g : nil
+        s.grammarActive = ok
+        return ok && !g.canContinue
     }
 
     /// Text still held by the detokenizer and the stop matcher, at the end of a completion.

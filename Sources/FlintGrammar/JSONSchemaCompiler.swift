@@ -60,10 +60,12 @@ public enum JSONSchemaCompiler {
         return try gbnf(schema: value)
     }
 
-    public static func gbnf(schema: JinjaValue) throws -> String {
+    /// `rootName` names the rule for the whole document, so that other GBNF (e.g. tool-call
+    /// tags around the JSON) can embed it under its own `root`.
+    public static func gbnf(schema: JinjaValue, rootName: String = "root") throws -> String {
         var b = SchemaBuilder(root: schema)
         let expr = try b.visit(schema, name: "root-value", depth: 0)
-        b.addRule("root", "\(expr) \(b.use("ws"))")
+        b.addRule(rootName, "\(expr) \(b.use("ws"))")
         return b.render()
     }
 
@@ -74,8 +76,8 @@ public enum JSONSchemaCompiler {
     }
 }
 
-/// Escapes text for a GBNF string literal (without the quotes).
-func gbnfLiteral(_ s: String) -> String {
+/// `s` as a GBNF string literal, quotes included.
+public func gbnfLiteral(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
         switch u {

@@ -54,50 +54,78 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
         guard raw.count <= 4096 else { throw APIError.invalid("'messages' has more than 4096 messages", param: "messages") }
         var messages: [ChatMessage] = []
         for (i, v) in raw.enumerated() { messages.append(try Self.message(v, at: i)) }
-        let tools = try f.array("tools")
-        if let tools, tools.contains(where: { $0.objectValue == nil }) {
-            throw APIError.invalid("'tools' must be a list of objects", param: "tools")
+        let tools = try ToolOptions(f)
+        if tools.isActive && options.grammar != nil {
+            throw APIError.invalid("'response_format' cannot be combined with 'tools' unless 'tool_choice' is \"none\"",
+                                   param: "response_format")
         }
         let wantLogprobs = try f.bool("logprobs") ?? false
         let top = try f.int("top_logprobs", in: 0...20)
         if top != nil && !wantLogprobs {
             throw APIError.invalid("'top_logprobs' requires 'logprobs' to be true", param: "top_logprobs")
         }
+        let syntax = ToolCallSyntax(templateSource: engine.chatTemplateSource)
+        let conversation = tools.prepare(messages, syntax: syntax)
         let prompt: [Int32]
-        do { prompt = try engine.encodeChat(messages, tools: tools) } catch {
+        do { prompt = try engine.encodeChat(conversation.messages, tools: conversation.tools) } catch {
             throw APIError.invalid("The chat template could not render these messages: \(error)", param: "messages")
         }
-        let generation = try options.request(prompt: prompt, maxModelLength: engine.maxModelLength,
+        var generation = try options.request(prompt: prompt, maxModelLength: engine.maxModelLength,
                                              logprobs: wantLogprobs ? (top ?? 0) : nil, promptParam: "messages")
+        if let constraint = try tools.constraint(syntax: syntax, tokenizer: engine.tokenizer) {
+            generation.grammar = constraint.grammar
+            generation.grammarTrigger = constraint.trigger
+        }
         let stream = try ControllerSupport.submit(generation, to: engine, promptParam: "messages")
         let id = ControllerSupport.newID("chatcmpl-")
         let model = try f.string("model")!
         let created = ControllerSupport.now
         let tokenizer = engine.tokenizer
         let returnIDs = options.returnTokenIDs
+        // One parser per completion when tool calls are possible.
+        let initialParsers = tools.isActive ? Array(repeating: ToolCallParser(syntax: syntax), count: options.n) : []
 
         if options.stream {
             let includeUsage = options.includeUsage
             let n = options.n
             return ControllerSupport.streamResponse { writer in
+                var parsers = initialParsers
+                func send(_ choice: ChatChunkChoice?, usage: Usage? = nil) async throws {
+                    try await writer.write(ControllerSupport.event(ChatChunkBody(
+                        id: id, created: created, model: model, choices: choice.map { [$0] } ?? [],
+                        usage: Nullable(usage.map(ControllerSupport.usage)))))
+                }
                 for i in 0..<n {
-                    let first = ChatChunkChoice(index: i, delta: ChatDelta(role: "assistant", content: ""), logprobs: Nullable(nil),
-                                                finish_reason: Nullable(nil), token_ids: nil)
-                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [first], usage: Nullable(nil))))
+                    try await send(ChatChunkChoice(index: i, delta: ChatDelta(role: "assistant", content: ""), logprobs: Nullable(nil),
+                                                   finish_reason: Nullable(nil), token_ids: nil))
                 }
                 var usage: Usage?
                 for try await e in stream {
                     if let u = e.usage { usage = u }
-                    if e.text.isEmpty && e.finishReason == nil && e.logprobs.isEmpty && !returnIDs { continue }
-                    let choice = ChatChunkChoice(index: e.index, delta: ChatDelta(role: nil, content: e.text),
-                                                 logprobs: Nullable(wantLogprobs ? Self.logprobs(e.logprobs, tokenizer) : nil),
-                                                 finish_reason: Nullable(e.finishReason?.rawValue), token_ids: returnIDs ? e.tokenIDs : nil)
-                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [choice], usage: Nullable(nil))))
+                    var content = e.text
+                    var calls: [ToolCallDeltaBody] = []
+                    var finish = e.finishReason?.rawValue
+                    if !parsers.isEmpty {
+                        var outputs = parsers[e.index].feed(e.text)
+                        if e.finishReason != nil { outputs += parsers[e.index].finish() }
+                        content = ""
+                        let before = parsers[e.index].callCount - outputs.count { if case .call = $0 { true } else { false } }
+                        for output in outputs {
+                            switch output {
+                            case .content(let text): content += text
+                            case .call(let call): calls.append(ToolCallDeltaBody(index: before + calls.count, call))
+                            }
+                        }
+                        if e.finishReason == .stop && parsers[e.index].callCount > 0 { finish = "tool_calls" }
+                    }
+                    if content.isEmpty && calls.isEmpty && finish == nil && e.logprobs.isEmpty && !returnIDs { continue }
+                    let delta = ChatDelta(role: nil, content: content.isEmpty && !calls.isEmpty ? nil : content,
+                                          tool_calls: calls.isEmpty ? nil : calls)
+                    try await send(ChatChunkChoice(index: e.index, delta: delta,
+                                                   logprobs: Nullable(wantLogprobs ? Self.logprobs(e.logprobs, tokenizer) : nil),
+                                                   finish_reason: Nullable(finish), token_ids: returnIDs ? e.tokenIDs : nil))
                 }
-                if includeUsage, let usage {
-                    try await writer.write(ControllerSupport.event(ChatChunkBody(id: id, created: created, model: model, choices: [],
-                                                                                 usage: Nullable(ControllerSupport.usage(usage)))))
-                }
+                if includeUsage, let usage { try await send(nil, usage: usage) }
             }
         }
 
@@ -113,10 +141,25 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
             if let r = e.finishReason { finish[e.index] = r }
             if let u = e.usage { usage = u }
         }
+        var parsers = initialParsers
         let choices = (0..<options.n).map { i in
-            ChatChoice(index: i, message: ChatMessageBody(role: "assistant", content: texts[i]),
-                       logprobs: Nullable(wantLogprobs ? Self.logprobs(lps[i], tokenizer) : nil),
-                       finish_reason: Nullable(finish[i]?.rawValue), token_ids: returnIDs ? ids[i] : nil)
+            var content: String? = texts[i]
+            var calls: [ToolCallBody] = []
+            var reason = finish[i]?.rawValue
+            if !parsers.isEmpty {
+                content = nil
+                for output in parsers[i].feed(texts[i]) + parsers[i].finish() {
+                    switch output {
+                    case .content(let text): content = (content ?? "") + text
+                    case .call(let call): calls.append(ToolCallBody(call))
+                    }
+                }
+                if finish[i] == .stop && !calls.isEmpty { reason = "tool_calls" }
+            }
+            return ChatChoice(index: i, message: ChatMessageBody(role: "assistant", content: Nullable(content),
+                                                                 tool_calls: calls.isEmpty ? nil : calls),
+                              logprobs: Nullable(wantLogprobs ? Self.logprobs(lps[i], tokenizer) : nil),
+                              finish_reason: Nullable(reason), token_ids: returnIDs ? ids[i] : nil)
         }
         let u = usage ?? Usage(promptTokens: prompt.count, completionTokens: ids.reduce(0) { $0 + $1.count }, cachedPromptTokens: 0)
         return try ControllerSupport.json(ChatCompletionBody(id: id, created: created, model: model, choices: choices,

@@ -74,8 +74,13 @@ enum ControllerSupport {
                      cachedPromptTokens: a.cachedPromptTokens + b.cachedPromptTokens)
     }
 
+    /// `prefix` and 24 random hex digits.
     static func newID(_ prefix: String) -> String {
-        prefix + String(UInt64.random(in: 0...UInt64.max), radix: 16) + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        func hex<T: FixedWidthInteger>(_ v: T) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: T.bitWidth / 4 - s.count) + s
+        }
+        return prefix + hex(UInt64.random(in: 0...UInt64.max)) + hex(UInt32.random(in: 0...UInt32.max))
     }
 
     static var now: Int { Int(Date().timeIntervalSince1970) }

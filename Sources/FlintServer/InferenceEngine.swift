@@ -12,6 +12,8 @@ public protocol InferenceEngine: Sendable {
     var created: Int { get }
     var maxModelLength: Int { get }
     var tokenizer: Tokenizer { get }
+    /// The chat template's source (it tells how the model writes tool calls).
+    var chatTemplateSource: String { get }
     /// The conversation through the model's chat template, tokenized.
     func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32]
     /// A raw completion prompt, tokenized (BOS as the model's metadata says).
@@ -37,6 +39,7 @@ public final class LocalInferenceEngine: InferenceEngine {
 
     public var maxModelLength: Int { engine.maxModelLength }
     public var tokenizer: Tokenizer { model.tokenizer }
+    public var chatTemplateSource: String { model.chatTemplate.source }
 
     public func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32] {
         try model.encodeChat(messages, tools: tools)

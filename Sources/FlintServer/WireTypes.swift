@@ -23,7 +23,38 @@ struct UsageBody: Encodable {
 
 struct ChatMessageBody: Encodable {
     let role: String
-    let content: String?
+    let content: Nullable<String>
+    let tool_calls: [ToolCallBody]?
+}
+
+/// A function call in an assistant message.
+struct ToolCallBody: Encodable {
+    struct Function: Encodable {
+        let name: String
+        let arguments: String
+    }
+    let id: String
+    var type = "function"
+    let function: Function
+
+    init(_ call: ToolCall) {
+        id = call.id
+        function = Function(name: call.name, arguments: call.arguments)
+    }
+}
+
+/// A function call in a streamed delta: the whole call, sent once it is complete.
+struct ToolCallDeltaBody: Encodable {
+    let index: Int
+    let id: String
+    var type = "function"
+    let function: ToolCallBody.Function
+
+    init(index: Int, _ call: ToolCall) {
+        self.index = index
+        id = call.id
+        function = .init(name: call.name, arguments: call.arguments)
+    }
 }
 
 /// One token of chat `logprobs.content`.
@@ -65,6 +96,7 @@ struct ChatCompletionBody: Encodable {
 struct ChatDelta: Encodable {
     let role: String?
     let content: String?
+    var tool_calls: [ToolCallDeltaBody]? = nil
 }
 
 struct ChatChunkChoice: Encodable {

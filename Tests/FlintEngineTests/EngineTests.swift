@@ -92,6 +92,49 @@ final class EngineTests: XCTestCase {
     func testConstrainedOutputGemma() async throws { try await checkConstrained("gemma-3-270m") }
     func testConstrainedOutputQwen() async throws { try await checkConstrained("qwen2.5-coder-0.5b-instruct") }
 
+    /// A lazy grammar leaves the output alone until its trigger shows, then holds the rest
+    /// (from the trigger on) to the grammar.
+    func testLazyGrammarStartsAtItsTrigger() async throws {
+        let m = try LoadedModel(path: TestModels.path("smollm2-135m-instruct"))
+        let e = engine(m, kvTokens: 2048)
+        defer { e.shutdown() }
+        let prompt = m.encodeRaw("Once upon a time, in a small village by the sea,")
+        let free = try await EngineTestSupport.collect(try e.submit(GenerationRequest(prompt: prompt, maxTokens: 24, ignoreEOS: true)))
+        // The trigger: the text of a token in the middle of the free output, at its first occurrence.
+        let tokens = free.tokens[0]
+        let k = tokens.indices.dropFirst(4).first { i in
+            let word = m.tokenizer.decode([tokens[i]], skipSpecial: true)
+            return word.count >= 2 && !m.tokenizer.decode(Array(tokens[..<i]), skipSpecial: true).contains(word)
+        }
+        let i = try XCTUnwrap(k, "no usable trigger token in \(free.text[0])")
+        let word = m.tokenizer.decode([tokens[i]], skipSpecial: true)
+        let before = m.tokenizer.decode(Array(tokens[..<i]), skipSpecial: true)
+        let grammar = try Grammar(gbnf: "root ::= \(gbnfLiteral(word)) \" forced end\"")
+        let lazy = try await EngineTestSupport.collect(try e.submit(GenerationRequest(
+            prompt: prompt, maxTokens: 24, ignoreEOS: true, grammar: grammar, grammarTrigger: GrammarTrigger(words: [word]))))
+        XCTAssertEqual(lazy.text[0], before + word + " forced end")
+        XCTAssertEqual(lazy.finish[0], .stop)
+        XCTAssertEqual(Array(lazy.tokens[0].prefix(i + 1)), Array(tokens.prefix(i + 1)))
+
+        // A prefix trigger ignores whitespace; output that never shows the trigger stays free.
+        let never = try await EngineTestSupport.collect(try e.submit(GenerationRequest(
+            prompt: prompt, maxTokens: 24, ignoreEOS: true, grammar: grammar, grammarTrigger: GrammarTrigger(words: ["never-seen"], prefixes: ["{ \"x\""]))))
+        XCTAssertEqual(never.tokens[0], tokens)
+    }
+
+    func testGrammarTriggerMatching() {
+        let t = GrammarTrigger(words: ["<call>"], prefixes: [#"{"name""#])
+        func match(_ s: String, from: Int = 0) -> Int? { t.match(in: Array(s.utf8), newFrom: from) }
+        XCTAssertEqual(match("abc <call> x"), 4)
+        XCTAssertNil(match("abc <cal"))
+        XCTAssertEqual(match("  {\n  \"name\": 1"), 2)
+        XCTAssertNil(match("x {\"name\""))
+        XCTAssertNil(match(#"{"nam"#))
+        // Only bytes from `newFrom` (minus the word's length) on are searched for words.
+        XCTAssertNil(match("<call> and more text", from: 12))
+        XCTAssertEqual(match("text <call>", from: 8), 5)
+    }
+
     func testPrefixCacheGivesTheSameAnswer() async throws {
         let m = try LoadedModel(path: TestModels.path("smollm2-135m-instruct"))
         let e = engine(m, kvTokens: 4096)

@@ -46,6 +46,7 @@ struct FailingEngine: InferenceEngine {
     var created: Int { base.created }
     var maxModelLength: Int { base.maxModelLength }
     var tokenizer: Tokenizer { base.tokenizer }
+    var chatTemplateSource: String { base.chatTemplateSource }
     func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32] { try base.encodeChat(messages, tools: tools) }
     func encodePrompt(_ text: String) -> [Int32] { base.encodePrompt(text) }
     func submit(_ request: GenerationRequest) throws -> AsyncThrowingStream<EngineEvent, Error> { throw error }

@@ -1,4 +1,4 @@
-"""Session fixtures for the Flint end-to-end tests: one `flint serve` process for the whole run."""
+"""Session fixtures for the Flint end-to-end tests: `flint serve` processes shared by the whole run."""
 from __future__ import annotations
 
 import os
@@ -53,50 +53,46 @@ def _flint_bin() -> Path:
     return p
 
 
-@pytest.fixture(scope="session")
-def flint_server():
+def _start_server(model: str, extra: list, log_name: str) -> FlintServer:
+    """Starts `flint serve` on a free port and waits until /health answers 200."""
     binary = _flint_bin()
     if not binary.exists():
         pytest.fail(f"flint binary not found at {binary} (set FLINT_BIN or build with `swift build -c release`)")
     port = _free_port()
-    argv = [str(binary), "serve", "--model", MODEL, "--host", "127.0.0.1", "--port", str(port),
-            "--api-key", "test-key-1", "--api-key", "test-key-2", "--max-queue", "8",
-            "--kv-cache-memory", "256MiB"]
+    argv = [str(binary), "serve", "--model", model, "--host", "127.0.0.1", "--port", str(port),
+            "--api-key", "test-key-1", "--api-key", "test-key-2"] + extra
     log_dir = Path(os.environ.get("FLINT_E2E_LOG_DIR") or tempfile.mkdtemp(prefix="flint-e2e-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "server.log"
+    log_path = log_dir / log_name
     log = open(log_path, "wb")
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    log.close()  # the child keeps its own descriptor
     server = FlintServer(f"http://127.0.0.1:{port}", proc, log_path, argv)
     print(f"\n[flint-e2e] started pid {proc.pid}: {' '.join(argv)}\n[flint-e2e] server log: {log_path}", file=sys.stderr)
 
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    ready = False
     last = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            log.close()
             pytest.fail(f"flint serve exited with status {proc.returncode} before becoming healthy.\n"
                         f"argv: {argv}\n--- server output ---\n{server.log_tail()}", pytrace=False)
         try:
             r = request(server.base_url, "GET", "/health", timeout=5, api_key=None)
             last = f"status {r.status}: {r.body[:200]!r}"
             if r.status == 200:
-                ready = True
-                break
+                return server
         except OSError as e:
             last = repr(e)
         time.sleep(0.25)
-    if not ready:
-        proc.kill()
-        proc.wait()
-        log.close()
-        pytest.fail(f"flint serve did not answer GET /health with 200 within {STARTUP_TIMEOUT_S} s "
-                    f"(last: {last}).\n--- server output ---\n{server.log_tail()}", pytrace=False)
+    proc.kill()
+    proc.wait()
+    pytest.fail(f"flint serve did not answer GET /health with 200 within {STARTUP_TIMEOUT_S} s "
+                f"(last: {last}).\n--- server output ---\n{server.log_tail()}", pytrace=False)
 
-    yield server
 
-    # Graceful shutdown: SIGTERM, then it must exit by itself within SHUTDOWN_TIMEOUT_S.
+def _stop_server(server: FlintServer):
+    """SIGTERM; it must exit by itself within SHUTDOWN_TIMEOUT_S with a clean status."""
+    proc = server.proc
     exited_by_itself = True
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -108,9 +104,8 @@ def flint_server():
             proc.wait()
     else:
         exited_by_itself = None  # it had died before the end of the session
-    log.close()
     rc = proc.returncode
-    print(f"\n[flint-e2e] server exited with status {rc}", file=sys.stderr)
+    print(f"\n[flint-e2e] server {server.argv[3]} exited with status {rc}", file=sys.stderr)
     assert exited_by_itself is not None, (
         f"flint serve died during the session (status {rc}).\n--- server output ---\n{server.log_tail()}")
     assert exited_by_itself, (
@@ -118,6 +113,32 @@ def flint_server():
         f"--- server output ---\n{server.log_tail()}")
     assert rc in (0, -signal.SIGTERM, 128 + signal.SIGTERM), (
         f"flint serve exited with status {rc} after SIGTERM.\n--- server output ---\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def flint_server():
+    server = _start_server(MODEL, ["--max-queue", "8", "--kv-cache-memory", "256MiB"], "server.log")
+    yield server
+    _stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def model_servers():
+    """`model_servers(name)`: a server for any catalog model, started on first use, one per model."""
+    servers: dict = {}
+
+    def get(model: str) -> FlintServer:
+        if model not in servers:
+            servers[model] = _start_server(model, ["--kv-cache-memory", "512MiB"], f"server-{model}.log")
+        server = servers[model]
+        if server.proc.poll() is not None:
+            pytest.fail(f"flint serve for {model} exited (status {server.proc.returncode}).\n"
+                        f"--- server output ---\n{server.log_tail()}", pytrace=False)
+        return server
+
+    yield get
+    for server in servers.values():
+        _stop_server(server)
 
 
 @pytest.fixture(scope="session")
