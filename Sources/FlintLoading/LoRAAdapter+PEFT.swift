@@ -10,6 +10,7 @@ extension LoRAAdapter {
     /// Larger ranks exist in no practical adapter; the bound keeps a hostile config
     /// from describing absurd sizes before any tensor is looked at.
     static let maxFileRank = 4096
+    static let maxConfigBytes = 1_000_000
 
     public static func loadPEFT(directory: String, weightsFile: String = peftWeightsFile) throws -> LoRAAdapter {
         let dir = URL(fileURLWithPath: directory)
@@ -17,6 +18,11 @@ extension LoRAAdapter {
         let weightsPath = dir.appendingPathComponent(weightsFile).path
         guard FileManager.default.fileExists(atPath: configPath) else { throw LoRAError.missingFile(configPath) }
         guard FileManager.default.fileExists(atPath: weightsPath) else { throw LoRAError.missingFile(weightsPath) }
+        // Real configs are about a kilobyte; refuse to read an arbitrarily large upload.
+        let configSize = (try? FileManager.default.attributesOfItem(atPath: configPath)[.size] as? Int) ?? 0
+        guard configSize <= maxConfigBytes else {
+            throw LoRAError.badConfig("\(configPath) is \(configSize) bytes (limit \(maxConfigBytes))")
+        }
         let configData: Data
         do { configData = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
             throw LoRAError.io("cannot read \(configPath): \(error.localizedDescription)")

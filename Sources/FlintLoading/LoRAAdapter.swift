@@ -92,7 +92,7 @@ public struct LoRAAdapter: Sendable {
             throw LoRAError.unexpectedTensor(name: undeclared.peftName, reason: "has weights but is not in target_modules")
         }
         if let absent = declared.subtracting(present).min() {
-            throw LoRAError.missingMatrix(layer: 0, target: absent, matrix: "lora_A/lora_B (declared in target_modules, absent from every layer)")
+            throw LoRAError.targetWithoutWeights(absent)
         }
         self.rank = rank
         self.alpha = alpha

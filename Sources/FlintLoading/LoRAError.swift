@@ -9,6 +9,7 @@ public enum LoRAError: Error, CustomStringConvertible, Equatable {
     case unknownTargetModule(String)
     case unexpectedTensor(name: String, reason: String)
     case missingMatrix(layer: Int, target: LoRATarget, matrix: String)
+    case targetWithoutWeights(LoRATarget)
     case shapeMismatch(String)
     case rankMismatch(String)
     case safeTensors(SafeTensorsError)
@@ -36,6 +37,8 @@ public enum LoRAError: Error, CustomStringConvertible, Equatable {
             return "adapter tensor '\(n)': \(r)"
         case .missingMatrix(let l, let t, let m):
             return "layer \(l) \(t.peftName) has no \(m) matrix"
+        case .targetWithoutWeights(let t):
+            return "adapter declares \(t.peftName) in target_modules but has no lora_A/lora_B weights for it in any layer"
         case .shapeMismatch(let m), .rankMismatch(let m), .dimensionMismatch(let m):
             return m
         case .safeTensors(let e):

@@ -133,7 +133,7 @@ final class PEFTAdapterTests: XCTestCase {
             if pattern == "all-linear" {
                 // Declares all seven, but only two have weights.
                 assertLoRAError(try LoRAAdapter.loadPEFT(directory: sub.path)) {
-                    if case .missingMatrix = $0 { return true } else { return false }
+                    if case .targetWithoutWeights = $0 { return true } else { return false }
                 }
             } else {
                 XCTAssertEqual(try LoRAAdapter.loadPEFT(directory: sub.path).targets, [.q, .down])
@@ -170,7 +170,7 @@ final class PEFTAdapterTests: XCTestCase {
         try check({ $0["target_modules"] = ["q_proj"] }) { if case .unexpectedTensor = $0 { return true } else { return false } }
         // A declared module without weights.
         try check({ $0["target_modules"] = ["q_proj", "down_proj", "v_proj"] }) {
-            if case .missingMatrix(_, let t, _) = $0 { return t == .v } else { return false }
+            $0 == .targetWithoutWeights(.v)
         }
 
         let notJSON = dir.appendingPathComponent("notjson")
@@ -183,6 +183,15 @@ final class PEFTAdapterTests: XCTestCase {
         try writePEFT(noWeights, config: baseConfig(), tensors: tensors)
         try FileManager.default.removeItem(at: noWeights.appendingPathComponent("adapter_model.safetensors"))
         assertLoRAError(try LoRAAdapter.loadPEFT(directory: noWeights.path)) { if case .missingFile = $0 { return true } else { return false } }
+
+        let huge = dir.appendingPathComponent("huge")
+        try writePEFT(huge, config: baseConfig(), tensors: tensors)
+        try Data(repeating: 0x20, count: 1_100_000).write(to: huge.appendingPathComponent("adapter_config.json"))
+        assertLoRAError(try LoRAAdapter.loadPEFT(directory: huge.path)) { if case .badConfig(let m) = $0 { return m.contains("limit") } else { return false } }
+
+        let other = dir.appendingPathComponent("adapter.bin")
+        try Data([0]).write(to: other)
+        assertLoRAError(try LoRAAdapter.load(path: other.path)) { if case .unsupported = $0 { return true } else { return false } }
 
         let corrupt = dir.appendingPathComponent("corrupt")
         try writePEFT(corrupt, config: baseConfig(), tensors: tensors)

@@ -127,6 +127,14 @@ final class SafeTensorsTests: XCTestCase {
         assertSafeTensorsError(image(#"{"__metadata__":{"k":1}}"#)) { if case .badMetadata = $0 { return true } else { return false } }
     }
 
+    /// Deep nesting must be refused by the parser, not recursed into until the stack runs out.
+    func testDeeplyNestedHeader() {
+        let depth = 100_000
+        let nested = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        assertSafeTensorsError(image(#"{"t":{"dtype":"F32","shape":\#(nested),"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]))
+        assertSafeTensorsError(image(nested))
+    }
+
     func testBadEntries() {
         let cases: [(String, String)] = [
             (#"{"t":5}"#, "not an object"),
@@ -203,7 +211,7 @@ final class SafeTensorsTests: XCTestCase {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let empty = dir.appendingPathComponent("empty.safetensors").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
         XCTAssertThrowsError(try SafeTensorsFile(path: empty)) { XCTAssertEqual($0 as? SafeTensorsError, .fileTooSmall(size: 0)) }
         XCTAssertThrowsError(try SafeTensorsFile(path: dir.appendingPathComponent("missing").path)) {
             guard case .io = $0 as? SafeTensorsError else { return XCTFail("\($0)") }
