@@ -54,6 +54,7 @@ let package = Package(
         .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintGrammarTests", dependencies: ["FlintGrammar", "FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
+        .testTarget(name: "FlintLoRATests", dependencies: ["FlintLoading", "FlintTestSupport"]),
         .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport", "CAllocationCounter"]),
         .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintGrammar", "FlintTestSupport"]),
         .testTarget(name: "FlintServerTests", dependencies: [
