@@ -18,15 +18,18 @@ public struct ServerConfiguration: Sendable {
     /// the connection after the response). Off only for in-process router tests, whose
     /// requests have no connection.
     public var cancelOnDisconnect: Bool
+    /// Largest adapter upload accepted (bigger is a 413).
+    public var maxAdapterUploadBytes: Int
 
     public init(host: String = "127.0.0.1", port: Int = 8080, apiKeys: Set<String> = [], maxBodyBytes: Int = 8 << 20,
-                drainSeconds: Double = 30, cancelOnDisconnect: Bool = true) {
+                drainSeconds: Double = 30, cancelOnDisconnect: Bool = true, maxAdapterUploadBytes: Int = 1 << 30) {
         self.host = host
         self.port = port
         self.apiKeys = apiKeys
         self.maxBodyBytes = maxBodyBytes
         self.drainSeconds = drainSeconds
         self.cancelOnDisconnect = cancelOnDisconnect
+        self.maxAdapterUploadBytes = maxAdapterUploadBytes
     }
 }
 
@@ -45,6 +48,7 @@ public func buildRouter<Engine: InferenceEngine>(engine: Engine, configuration: 
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
     ModelsController(engine: engine).addRoutes(to: router)
+    AdaptersController(engine: engine, maxUploadBytes: configuration.maxAdapterUploadBytes).addRoutes(to: router)
     ChatCompletionsController(engine: engine, maxBodyBytes: configuration.maxBodyBytes,
                               cancelOnDisconnect: configuration.cancelOnDisconnect).addRoutes(to: router)
     CompletionsController(engine: engine, maxBodyBytes: configuration.maxBodyBytes,

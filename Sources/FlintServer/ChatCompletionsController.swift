@@ -47,7 +47,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
 
     func create(body: RequestBody) async throws -> Response {
         let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
-        try ControllerSupport.checkModel(f, engine: engine)
+        let adapter = try ControllerSupport.model(f, engine: engine)
         let options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
         guard let raw = try f.array("messages") else { throw APIError.invalid("'messages' is required", param: "messages") }
         guard !raw.isEmpty else { throw APIError.invalid("'messages' must contain at least one message", param: "messages") }
@@ -72,6 +72,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
         }
         var generation = try options.request(prompt: prompt, maxModelLength: engine.maxModelLength,
                                              logprobs: wantLogprobs ? (top ?? 0) : nil, promptParam: "messages")
+        generation.loraSlot = adapter?.slot ?? 0
         if let constraint = try tools.constraint(syntax: syntax, tokenizer: engine.tokenizer) {
             generation.grammar = constraint.grammar
             generation.grammarTrigger = constraint.trigger
@@ -125,6 +126,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
                                                    logprobs: Nullable(wantLogprobs ? Self.logprobs(e.logprobs, tokenizer) : nil),
                                                    finish_reason: Nullable(finish), token_ids: returnIDs ? e.tokenIDs : nil))
                 }
+                if let usage { ControllerSupport.account(usage, adapter: adapter) }
                 if includeUsage, let usage { try await send(nil, usage: usage) }
             }
         }
@@ -162,6 +164,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
                               finish_reason: Nullable(reason), token_ids: returnIDs ? ids[i] : nil)
         }
         let u = usage ?? Usage(promptTokens: prompt.count, completionTokens: ids.reduce(0) { $0 + $1.count }, cachedPromptTokens: 0)
+        ControllerSupport.account(u, adapter: adapter)
         return try ControllerSupport.json(ChatCompletionBody(id: id, created: created, model: model, choices: choices,
                                                              usage: ControllerSupport.usage(u), prompt_token_ids: returnIDs ? prompt : nil))
     }

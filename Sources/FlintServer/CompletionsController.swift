@@ -64,7 +64,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
 
     func create(body: RequestBody) async throws -> Response {
         let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
-        try ControllerSupport.checkModel(f, engine: engine)
+        let adapter = try ControllerSupport.model(f, engine: engine)
         var options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
         // The legacy endpoint's default, as OpenAI's.
         if options.maxTokens == nil { options.maxTokens = 16 }
@@ -75,7 +75,8 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         let prompts = try prompts(f)
         var streams: [AsyncThrowingStream<EngineEvent, Error>] = []
         for p in prompts {
-            let r = try options.request(prompt: p.tokens, maxModelLength: engine.maxModelLength, logprobs: logprobs, promptParam: "prompt")
+            var r = try options.request(prompt: p.tokens, maxModelLength: engine.maxModelLength, logprobs: logprobs, promptParam: "prompt")
+            r.loraSlot = adapter?.slot ?? 0
             streams.append(try ControllerSupport.submit(r, to: engine, promptParam: "prompt"))
         }
         let id = ControllerSupport.newID("cmpl-")
@@ -107,6 +108,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
                         try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
                     }
                 }
+                if let usage { ControllerSupport.account(usage, adapter: adapter) }
                 if includeUsage, let usage {
                     try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [],
                                                                                   usage: ControllerSupport.usage(usage))))
@@ -135,6 +137,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
             }
         }
         let u = usage ?? Usage(promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0)
+        ControllerSupport.account(u, adapter: adapter)
         return try ControllerSupport.json(CompletionBody(id: id, created: created, model: model, choices: choices, usage: ControllerSupport.usage(u)))
     }
 

@@ -2,6 +2,7 @@ import FlintEngine
 import FlintTokenizers
 import Foundation
 import Hummingbird
+import Metrics
 import NIOCore
 
 /// Steps every generation endpoint shares: reading the body, checking the model name,
@@ -18,8 +19,12 @@ enum ControllerSupport {
 
     /// The body as request fields; a body over `limit` bytes is a 413.
     static func fields(of body: RequestBody, limit: Int) async throws -> RequestFields {
-        let buffer: ByteBuffer
-        do { buffer = try await body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+        try RequestFields(body: Array(try await bytes(of: body, limit: limit).readableBytesView))
+    }
+
+    /// The whole body; over `limit` bytes is a 413.
+    static func bytes(of body: RequestBody, limit: Int) async throws -> ByteBuffer {
+        do { return try await body.collect(upTo: limit) } catch is NIOTooManyBytesError {
             throw APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes",
                            type: "invalid_request_error", code: "request_too_large")
         } catch let e as HTTPError where e.status == .contentTooLarge {
@@ -31,20 +36,30 @@ enum ControllerSupport {
             // E.g. a client that closes before sending the length it announced.
             throw APIError.invalid("The request body could not be read: \(error)")
         }
-        return try RequestFields(body: Array(buffer.readableBytesView))
     }
 
-    /// Whether `name` addresses the served model: its own name, or
-    /// `accounts/<account>/models/<name>`.
-    static func matches(_ name: String, model: String) -> Bool {
-        if name == model { return true }
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "accounts" && !parts[1].isEmpty && parts[2] == "models" && parts[3] == model
+    /// What a request's "model" names: the base model (nil) or one of its adapters —
+    /// `<base>:<adapter>`, `accounts/<account>/models/<adapter>` or the adapter's bare name —
+    /// leased for as long as the request holds the lease.
+    static func model(_ f: RequestFields, engine: some InferenceEngine) throws(APIError) -> AdapterLease? {
+        guard let requested = try f.string("model") else { throw APIError.invalid("'model' is required", param: "model") }
+        guard let adapter = try adapterName(requested, engine: engine) else { return nil }
+        guard let registry = engine.adapters else { throw APIError.modelNotFound(requested) }
+        do { return AdapterLease(registry: registry, name: adapter, slot: try registry.acquire(adapter)) } catch {
+            if case .notFound? = error as? LoRARegistryError { throw APIError.modelNotFound(requested) }
+            throw APIError.adapter(error as? LoRARegistryError ?? .io("\(error)"))
+        }
     }
 
-    static func checkModel(_ f: RequestFields, engine: some InferenceEngine) throws(APIError) {
-        guard let name = try f.string("model") else { throw APIError.invalid("'model' is required", param: "model") }
-        guard matches(name, model: engine.modelName) else { throw APIError.modelNotFound(name) }
+    /// The adapter part of a model name; nil for the base model. Unknown names are a 404.
+    static func adapterName(_ requested: String, engine: some InferenceEngine) throws(APIError) -> String? {
+        let parts = requested.split(separator: "/", omittingEmptySubsequences: false)
+        let name = parts.count == 4 && parts[0] == "accounts" && !parts[1].isEmpty && parts[2] == "models"
+            ? String(parts[3]) : requested
+        if name == engine.modelName { return nil }
+        if name.hasPrefix(engine.modelName + ":") { return String(name.dropFirst(engine.modelName.count + 1)) }
+        if engine.adapters?.info(name) != nil { return name }
+        throw APIError.modelNotFound(requested)
     }
 
     static func submit(_ request: GenerationRequest, to engine: some InferenceEngine, promptParam: String) throws
@@ -61,6 +76,14 @@ enum ControllerSupport {
             case .invalidParameter(let name, _): throw APIError.invalid(e.description, param: name)
             }
         }
+    }
+
+    /// Token counts per adapter ("base" for none), for accounting; a token costs the same either way.
+    static func account(_ u: Usage, adapter: AdapterLease?) {
+        let dimensions = [("adapter", adapter?.name ?? "base")]
+        Counter(label: "flint_adapter_prompt_tokens_total", dimensions: dimensions).increment(by: u.promptTokens)
+        Counter(label: "flint_adapter_completion_tokens_total", dimensions: dimensions).increment(by: u.completionTokens)
+        Counter(label: "flint_adapter_requests_total", dimensions: dimensions).increment()
     }
 
     static func usage(_ u: Usage) -> UsageBody {
@@ -114,4 +137,21 @@ enum ControllerSupport {
         let bytes = tokenizer.tokenBytes(id)
         return (String(decoding: bytes, as: UTF8.self), bytes)
     }
+}
+
+/// A request's hold on an adapter's slot: while any request holds one, the adapter is not
+/// evicted. Released when the last reference goes (the request finished, failed or was
+/// cancelled).
+final class AdapterLease: Sendable {
+    let registry: LoRARegistry
+    let name: String
+    let slot: Int32
+
+    init(registry: LoRARegistry, name: String, slot: Int32) {
+        self.registry = registry
+        self.name = name
+        self.slot = slot
+    }
+
+    deinit { registry.release(name) }
 }

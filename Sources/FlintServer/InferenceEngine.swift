@@ -14,6 +14,8 @@ public protocol InferenceEngine: Sendable {
     var tokenizer: Tokenizer { get }
     /// The chat template's source (it tells how the model writes tool calls).
     var chatTemplateSource: String { get }
+    /// The base model's LoRA adapters; nil when adapters are off.
+    var adapters: LoRARegistry? { get }
     /// The conversation through the model's chat template, tokenized.
     func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32]
     /// A raw completion prompt, tokenized (BOS as the model's metadata says).
@@ -40,6 +42,7 @@ public final class LocalInferenceEngine: InferenceEngine {
     public var maxModelLength: Int { engine.maxModelLength }
     public var tokenizer: Tokenizer { model.tokenizer }
     public var chatTemplateSource: String { model.chatTemplate.source }
+    public var adapters: LoRARegistry? { nil }
 
     public func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32] {
         try model.encodeChat(messages, tools: tools)

@@ -47,6 +47,7 @@ struct FailingEngine: InferenceEngine {
     var maxModelLength: Int { base.maxModelLength }
     var tokenizer: Tokenizer { base.tokenizer }
     var chatTemplateSource: String { base.chatTemplateSource }
+    var adapters: LoRARegistry? { base.adapters }
     func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32] { try base.encodeChat(messages, tools: tools) }
     func encodePrompt(_ text: String) -> [Int32] { base.encodePrompt(text) }
     func submit(_ request: GenerationRequest) throws -> AsyncThrowingStream<EngineEvent, Error> { throw error }
