@@ -5,9 +5,9 @@ import Foundation
 /// requests name (`GenerationRequest.loraSlot`).
 public protocol LoRAHost: AnyObject, Sendable {
     /// Makes `adapter` the one behind `slot`; returns the bytes it keeps resident.
-    func installAdapter(_ adapter: LoRAAdapter, slot: Int32) throws -> Int
+    func loadAdapter(_ adapter: LoRAAdapter, slot: Int32) throws -> Int
     /// Frees `slot` once no sequence uses it any more.
-    func removeAdapter(slot: Int32)
+    func unloadAdapter(slot: Int32)
 }
 
 /// Why the registry refused something. Client errors name what is wrong.
@@ -278,7 +278,7 @@ public final class LoRARegistry: @unchecked Sendable {
         }
         let slot = freeSlots.removeLast()
         do {
-            e.bytes = try host.installAdapter(adapter, slot: slot)
+            e.bytes = try host.loadAdapter(adapter, slot: slot)
         } catch {
             freeSlots.append(slot)
             throw LoRARegistryError.invalidAdapter("\(error)")
@@ -289,7 +289,7 @@ public final class LoRARegistry: @unchecked Sendable {
     }
 
     private func release(slot: Int32, bytes: Int) {
-        host?.removeAdapter(slot: slot)
+        host?.unloadAdapter(slot: slot)
         freeSlots.append(slot)
         residentBytes -= bytes
     }
