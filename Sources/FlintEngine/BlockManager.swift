@@ -58,9 +58,12 @@ final class BlockManager {
     // MARK: hashing
 
     /// The salt every chain starts from: requests share cached blocks only when their
-    /// isolation keys and LoRA slots are equal.
-    static func salt(isolationKey: String?, loraSlot: Int32) -> UInt64 {
+    /// isolation keys and LoRA slots are equal, and, with an adapter, when it is the same
+    /// install of that slot (`adapterGeneration`), so a slot given a new adapter never
+    /// serves blocks computed with the old one.
+    static func salt(isolationKey: String?, loraSlot: Int32, adapterGeneration: UInt64 = 0) -> UInt64 {
         var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(UInt32(bitPattern: loraSlot))
+        if adapterGeneration != 0 { h = mix(h ^ 0x2) ^ adapterGeneration }
         if let key = isolationKey {
             h = mix(h ^ 0x1)
             for byte in key.utf8 { h = mix(h ^ UInt64(byte)) }

@@ -11,8 +11,13 @@ public struct EngineWorkload: Sendable {
     public var maxTokens: Int
     public var sharedPrefixTokens: Int
     public var seed: UInt64
+    /// Request i uses LoRA slot i % adapters + 1 (0: all use the base model); the slots
+    /// must hold adapters.
+    public var adapters: Int
 
-    public init(requests: Int, concurrency: Int, promptTokens: Int, maxTokens: Int, sharedPrefixTokens: Int = 0, seed: UInt64 = 1) {
+    public init(requests: Int, concurrency: Int, promptTokens: Int, maxTokens: Int, sharedPrefixTokens: Int = 0, seed: UInt64 = 1,
+                adapters: Int = 0) {
+        self.adapters = adapters
         self.requests = requests
         self.concurrency = concurrency
         self.promptTokens = promptTokens
@@ -68,7 +73,8 @@ public enum EngineBenchmark {
                 group.addTask {
                     var out: [(index: Int, ttft: Double, gaps: [Double], tokens: Int, cached: Int)] = []
                     for i in stride(from: client, to: workload.requests, by: max(1, workload.concurrency)) {
-                        let request = GenerationRequest(prompt: prompts[i], sampling: .greedy, maxTokens: workload.maxTokens, ignoreEOS: true)
+                        var request = GenerationRequest(prompt: prompts[i], sampling: .greedy, maxTokens: workload.maxTokens, ignoreEOS: true)
+                        if workload.adapters > 0 { request.loraSlot = Int32(i % workload.adapters + 1) }
                         let t0 = DispatchTime.now().uptimeNanoseconds
                         var last = t0
                         var ttft = 0.0

@@ -16,10 +16,16 @@ public struct EngineConfiguration: Sendable {
     public var maxWaitingRequests: Int = 256
     /// Longest sequence (prompt + output); nil uses the model's context length.
     public var maxModelLength: Int?
+    /// Most distinct LoRA adapters in one forward pass (vLLM's --max-loras). Each distinct
+    /// adapter in a step costs one read of its A/B matrices; sequences of further adapters
+    /// wait for a later step.
+    public var maxLorasPerBatch: Int = EngineConfiguration.defaultMaxLoras
+    public static let defaultMaxLoras = 8
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kvCacheBytes: Int? = nil,
                 maxRunningSequences: Int = 64, maxBatchedTokens: Int = 512, maxWaitingRequests: Int = 256,
-                maxModelLength: Int? = nil) {
+                maxModelLength: Int? = nil, maxLorasPerBatch: Int = EngineConfiguration.defaultMaxLoras) {
+        self.maxLorasPerBatch = maxLorasPerBatch
         self.threads = threads
         self.kvCacheBytes = kvCacheBytes
         self.maxRunningSequences = maxRunningSequences

@@ -24,6 +24,10 @@ final class EngineSequence {
     /// A sibling completion (n > 1) waits for the first one's prompt so it can reuse its blocks.
     var waitsFor: EngineSequence?
     var finished = false
+    /// Times the scheduler passed this sequence over because its adapter would exceed the
+    /// per-batch adapter limit (see Scheduler).
+    var loraPasses = 0
+    var loraSlot: Int32 { request.request.loraSlot }
 
     var sampler: Sampler
     let processors: [any LogitProcessor]
@@ -46,7 +50,7 @@ final class EngineSequence {
         tokens = r.prompt
         tokens.reserveCapacity(r.prompt.count + r.maxTokens)
         promptCount = r.prompt.count
-        salt = BlockManager.salt(isolationKey: r.cacheIsolationKey, loraSlot: r.loraSlot)
+        salt = BlockManager.salt(isolationKey: r.cacheIsolationKey, loraSlot: r.loraSlot, adapterGeneration: request.adapterGeneration)
         var sampling = r.sampling
         // Each of n completions draws its own random numbers, reproducibly for a seed.
         if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
@@ -76,9 +80,13 @@ final class RequestState {
     /// Engine clock (ns) at submit, for time to first token.
     let arrival: UInt64
     var sawFirstToken = false
+    /// Which install of the request's LoRA slot it was submitted to (0 for the base model).
+    let adapterGeneration: UInt64
 
-    init(id: Int, request: GenerationRequest, continuation: AsyncThrowingStream<EngineEvent, Error>.Continuation, arrival: UInt64) {
+    init(id: Int, request: GenerationRequest, continuation: AsyncThrowingStream<EngineEvent, Error>.Continuation, arrival: UInt64,
+         adapterGeneration: UInt64 = 0) {
         self.id = id
+        self.adapterGeneration = adapterGeneration
         self.request = request
         self.continuation = continuation
         self.arrival = arrival

@@ -16,6 +16,10 @@ public struct EngineStats: Sendable, Equatable {
     public var prefixQueryTokens = 0
     public var prefixHitTokens = 0
     public var steps = 0
+    /// Generated tokens per LoRA slot since the engine started (slot 0 = base model).
+    public var generatedTokensPerSlot: [Int32: Int] = [:]
+    /// Slots with an adapter installed.
+    public var installedAdapters = 0
 }
 
 /// The continuous-batching engine: requests come in through `submit`, and a step loop on
@@ -46,6 +50,12 @@ public final class LLMEngine: @unchecked Sendable {
     private var nextRequestID = 0
     private var acceptsWork = true
     private var drainDeadline: UInt64?
+    /// Installs (weights) and removals (nil) not yet applied by the loop, in call order.
+    private var adapterChanges: [(slot: Int32, weights: LoRAAdapterWeights?, generation: UInt64)] = []
+    /// The generation of the adapter in each slot as of the latest install/remove call;
+    /// every install gets a new one, so prefix-cache keys tell two adapters of one slot apart.
+    private var installedGenerations: [Int32: UInt64] = [:]
+    private var nextAdapterGeneration: UInt64 = 1
     private let exited = DispatchSemaphore(value: 0)
 
     // Owned by the loop thread.
@@ -53,6 +63,8 @@ public final class LLMEngine: @unchecked Sendable {
     private var chunks: [ScheduledChunk] = []
     private var batch = ForwardBatch()
     private var steps = 0
+    private var adapterGenerations: [Int32: UInt64] = [:]
+    private var tokensPerSlot: [Int32: Int] = [:]
     private let processed: UnsafeMutableBufferPointer<Float>
     /// The vocabulary as a byte trie for grammar masks, built on first use.
     private lazy var trie = VocabularyTrie(tokenizer: tokenizer)
@@ -81,7 +93,8 @@ public final class LLMEngine: @unchecked Sendable {
         maxModelLength = min(configuration.maxModelLength ?? contextLength, contextLength, blockCount * configuration.blockSize)
         scheduler = Scheduler(blocks: BlockManager(blockSize: configuration.blockSize, blockCount: blockCount),
                               maxRunning: configuration.maxRunningSequences,
-                              maxBatchedTokens: configuration.maxBatchedTokens)
+                              maxBatchedTokens: configuration.maxBatchedTokens,
+                              maxLoRAs: configuration.maxLorasPerBatch)
         processed = .allocate(capacity: executor.vocabularySize)
         published.totalBlocks = blockCount
         metrics.blocksTotal.record(blockCount)
@@ -105,9 +118,17 @@ public final class LLMEngine: @unchecked Sendable {
         guard acceptsWork else { throw EngineError.shuttingDown }
         let waiting = inbox.count + published.waitingSequences
         guard waiting < configuration.maxWaitingRequests else { throw EngineError.overloaded(waiting: waiting) }
+        var generation: UInt64 = 0
+        if request.loraSlot != 0 {
+            guard let g = installedGenerations[request.loraSlot] else {
+                throw EngineError.invalidParameter(name: "lora_slot", reason: "no LoRA adapter is installed in slot \(request.loraSlot)")
+            }
+            generation = g
+        }
         let id = nextRequestID
         nextRequestID += 1
-        inbox.append(RequestState(id: id, request: request, continuation: continuation, arrival: Self.now()))
+        inbox.append(RequestState(id: id, request: request, continuation: continuation, arrival: Self.now(),
+                                  adapterGeneration: generation))
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination { self?.cancel(id) }
         }
@@ -135,6 +156,65 @@ public final class LLMEngine: @unchecked Sendable {
         try check(r.grammarTrigger == nil || r.grammar != nil, "grammar_trigger", "needs a grammar")
         if r.prompt.count + r.maxTokens > maxModelLength {
             throw EngineError.tooLong(promptTokens: r.prompt.count, maxTokens: r.maxTokens, limit: maxModelLength)
+        }
+    }
+
+    // MARK: adapters
+
+    /// Slots run from 1 (0 is the base model) to this.
+    public static let maxAdapterSlot: Int32 = 65535
+
+    /// Puts `weights` in `slot` (replacing what was there) from the next step on. Requests
+    /// already submitted to the slot's previous adapter are ended with finish reason
+    /// `error` rather than continued with other weights; their cached prefixes are never
+    /// reused by the new adapter.
+    public func installAdapter(_ weights: LoRAAdapterWeights, slot: Int32) throws {
+        try checkSlot(slot)
+        condition.lock()
+        defer { condition.unlock() }
+        guard acceptsWork else { throw EngineError.shuttingDown }
+        let generation = nextAdapterGeneration
+        nextAdapterGeneration += 1
+        installedGenerations[slot] = generation
+        adapterChanges.append((slot, weights, generation))
+        condition.signal()
+    }
+
+    /// Empties `slot` from the next step on; requests still using it end with finish
+    /// reason `error`, and new ones are refused at submit. Returns whether it held one.
+    @discardableResult
+    public func removeAdapter(slot: Int32) throws -> Bool {
+        try checkSlot(slot)
+        condition.lock()
+        defer { condition.unlock() }
+        guard installedGenerations.removeValue(forKey: slot) != nil else { return false }
+        adapterChanges.append((slot, nil, 0))
+        condition.signal()
+        return true
+    }
+
+    /// Whether `slot` has an adapter (as of the latest install/remove call).
+    public func hasAdapter(slot: Int32) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return installedGenerations[slot] != nil
+    }
+
+    private func checkSlot(_ slot: Int32) throws {
+        guard slot >= 1 && slot <= Self.maxAdapterSlot else {
+            throw EngineError.invalidParameter(name: "lora_slot", reason: "must be between 1 and \(Self.maxAdapterSlot)")
+        }
+    }
+
+    /// Applies install/remove calls (loop thread, between steps) and ends the requests whose
+    /// adapter is no longer the one they were submitted to.
+    private func apply(_ changes: [(slot: Int32, weights: LoRAAdapterWeights?, generation: UInt64)]) {
+        for c in changes {
+            batch.adapters[c.slot] = c.weights
+            adapterGenerations[c.slot] = c.weights == nil ? nil : c.generation
+        }
+        for r in active.values where r.request.loraSlot != 0 && adapterGenerations[r.request.loraSlot] != r.adapterGeneration {
+            end(r, .error)
         }
     }
 
@@ -184,17 +264,20 @@ public final class LLMEngine: @unchecked Sendable {
         warmUp()
         while true {
             condition.lock()
-            while inbox.isEmpty && cancellations.isEmpty && !scheduler.hasWork && drainDeadline == nil {
+            while inbox.isEmpty && cancellations.isEmpty && adapterChanges.isEmpty && !scheduler.hasWork && drainDeadline == nil {
                 condition.wait()
             }
             let arrived = inbox
             inbox.removeAll()
+            let changes = adapterChanges
+            adapterChanges.removeAll()
             let cancelled = cancellations
             cancellations.removeAll()
             let deadline = drainDeadline
             condition.unlock()
 
             for r in arrived { start(r) }
+            if !changes.isEmpty { apply(changes) }
             for id in cancelled { if let r = active[id] { end(r, .cancelled) } }
             if let deadline, !scheduler.hasWork || Self.now() >= deadline {
                 for r in active.values { end(r, .error) }
@@ -291,6 +374,7 @@ public final class LLMEngine: @unchecked Sendable {
         s.history.append(token)
         r.completionTokens += 1
         metrics.generatedTokens.increment()
+        tokensPerSlot[req.loraSlot, default: 0] += 1
         if !r.sawFirstToken {
             r.sawFirstToken = true
             metrics.timeToFirstToken.recordNanoseconds(Int64(now - r.arrival))
@@ -381,6 +465,8 @@ public final class LLMEngine: @unchecked Sendable {
         s.prefixQueryTokens = scheduler.prefixQueryTokens
         s.prefixHitTokens = scheduler.prefixHitTokens
         s.steps = steps
+        s.generatedTokensPerSlot = tokensPerSlot
+        s.installedAdapters = adapterGenerations.count
         metrics.running.record(s.runningSequences)
         metrics.blocksUsed.record(s.usedBlocks)
         metrics.blocksCached.record(s.cachedBlocks)

@@ -20,10 +20,20 @@ struct ScheduledChunk {
 /// decodes. When a running sequence needs a block and none is free, the most recently
 /// admitted sequence is preempted: its blocks are released and it goes back to the front
 /// of the queue, to be recomputed (its full blocks usually come back from the prefix cache).
+///
+/// At most `maxLoRAs` distinct adapters (non-zero LoRA slots) run at once: a waiting
+/// sequence whose adapter would be one too many is passed over for those behind it, until
+/// it has been passed over `maxLoRAPasses` times; then nothing behind it is admitted, so
+/// the running adapters drain and it gets its turn.
 final class Scheduler {
     let blocks: BlockManager
     let maxRunning: Int
     let maxBatchedTokens: Int
+    let maxLoRAs: Int
+    static let maxLoRAPasses = 32
+    /// Distinct non-zero slots among running and just-admitted sequences (a scratch list
+    /// kept between passes; a handful of entries, so a linear search is cheapest).
+    private var activeSlots: [Int32] = []
     private(set) var waiting: [EngineSequence] = []
     private(set) var running: [EngineSequence] = []
     private(set) var preemptions = 0
@@ -31,11 +41,12 @@ final class Scheduler {
     private(set) var prefixQueryTokens = 0
     private(set) var prefixHitTokens = 0
 
-    init(blocks: BlockManager, maxRunning: Int, maxBatchedTokens: Int) {
-        precondition(maxRunning > 0 && maxBatchedTokens > 0)
+    init(blocks: BlockManager, maxRunning: Int, maxBatchedTokens: Int, maxLoRAs: Int = .max) {
+        precondition(maxRunning > 0 && maxBatchedTokens > 0 && maxLoRAs > 0)
         self.blocks = blocks
         self.maxRunning = maxRunning
         self.maxBatchedTokens = maxBatchedTokens
+        self.maxLoRAs = maxLoRAs
     }
 
     var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
@@ -64,6 +75,10 @@ final class Scheduler {
         // Admitting new work in a pass that had to preempt would only thrash.
         if preempted { return }
 
+        activeSlots.removeAll(keepingCapacity: true)
+        if maxLoRAs < Int.max {
+            for seq in running where seq.loraSlot != 0 && !activeSlots.contains(seq.loraSlot) { activeSlots.append(seq.loraSlot) }
+        }
         var w = 0
         while w < waiting.count && budget > 0 && running.count < maxRunning {
             let seq = waiting[w]
@@ -71,7 +86,18 @@ final class Scheduler {
                 w += 1
                 continue
             }
+            let slot = seq.loraSlot
+            if slot != 0 && maxLoRAs < Int.max && !activeSlots.contains(slot) {
+                if activeSlots.count >= maxLoRAs {
+                    seq.loraPasses += 1
+                    if seq.loraPasses > Self.maxLoRAPasses { break }
+                    w += 1
+                    continue
+                }
+            }
             guard admit(seq, budget: budget, into: &out) else { break }
+            if slot != 0 && maxLoRAs < Int.max && !activeSlots.contains(slot) { activeSlots.append(slot) }
+            seq.loraPasses = 0
             budget -= out[out.count - 1].count
             waiting.remove(at: w)
             running.append(seq)

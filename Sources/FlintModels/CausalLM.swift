@@ -33,17 +33,19 @@ public enum ModelError: Error, CustomStringConvertible {
 
 /// Maps `general.architecture` to the model type that implements it.
 public enum ModelRegistry {
-    static let constructors: [String: @Sendable (GGUFFile, ModelConfig) throws -> any CausalLM] = [
-        "llama": { try Llama(gguf: $0, config: $1) },
-        "mistral": { try Llama(gguf: $0, config: $1) },
-        "qwen2": { try Llama(gguf: $0, config: $1) },
-        "smollm": { try Llama(gguf: $0, config: $1) },
-        "gemma3": { try Gemma3(gguf: $0, config: $1) },
+    static let constructors: [String: @Sendable (GGUFFile, ModelConfig, [String: [Float]]) throws -> any CausalLM] = [
+        "llama": { try Llama(gguf: $0, config: $1, overrides: $2) },
+        "mistral": { try Llama(gguf: $0, config: $1, overrides: $2) },
+        "qwen2": { try Llama(gguf: $0, config: $1, overrides: $2) },
+        "smollm": { try Llama(gguf: $0, config: $1, overrides: $2) },
+        "gemma3": { try Gemma3(gguf: $0, config: $1, overrides: $2) },
     ]
 
     public static var architectures: [String] { constructors.keys.sorted() }
 
-    public static func load(_ gguf: GGUFFile) throws -> any CausalLM {
+    /// `overrides`: f32 values (row-major, rows × columns) replacing 2-D weight tensors of
+    /// the same names, for reference models such as a base with an adapter merged in.
+    public static func load(_ gguf: GGUFFile, overrides: [String: [Float]] = [:]) throws -> any CausalLM {
         let config = try ModelConfig(gguf: gguf)
         guard let make = constructors[config.architecture] else {
             throw ModelError.unsupportedArchitecture(config.architecture)
@@ -51,6 +53,6 @@ public enum ModelRegistry {
         guard config.valueDim == config.headDim else {
             throw ModelError.unsupported("value_length \(config.valueDim) differs from key_length \(config.headDim)")
         }
-        return try make(gguf, config)
+        return try make(gguf, config, overrides)
     }
 }

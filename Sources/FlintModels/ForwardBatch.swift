@@ -8,7 +8,7 @@ public struct ForwardBatch: Sendable {
         public var start: Int
         /// Number of new tokens (a prompt chunk, or 1 when decoding).
         public var count: Int
-        /// LoRA slot of this sequence (0 = base model). Reserved for multi-LoRA.
+        /// LoRA slot of this sequence (0 = base model), an index into `adapters`.
         public var loraSlot: Int32
 
         public init(start: Int, count: Int, loraSlot: Int32 = 0) {
@@ -33,6 +33,9 @@ public struct ForwardBatch: Sendable {
     /// sequence's starts.
     public var blockTables: [Int32]
     public var blockTableStart: [Int32]
+    /// The adapter behind each LoRA slot. `removeAll` keeps it: it changes only when
+    /// adapters are installed or removed, between steps.
+    public var adapters = LoRATable()
 
     public var tokenCount: Int { tokens.count }
 

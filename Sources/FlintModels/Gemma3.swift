@@ -11,9 +11,9 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
 
     struct Block {
         let attnNorm, qNorm, kNorm, postAttnNorm: [Float]
-        let q, k, v, o: Linear
+        let q, k, v, o: LoRALinear
         let ffnNorm, postFfnNorm: [Float]
-        let gate, up, down: Linear
+        let gate, up, down: LoRALinear
     }
 
     let embedding: Embedding
@@ -23,9 +23,9 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
     let rotaryGlobal: Rotary
     let attention: [PagedAttention]
 
-    init(gguf: GGUFFile, config c: ModelConfig) throws {
+    init(gguf: GGUFFile, config c: ModelConfig, overrides: [String: [Float]] = [:]) throws {
         config = c
-        let w = WeightLoader(gguf: gguf)
+        let w = WeightLoader(gguf: gguf, overrides: overrides)
         let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         let embd = try w.matrix("token_embd.weight", rows: c.vocabularySize, columns: d)
         embedding = Embedding(table: embd)
@@ -36,15 +36,15 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
                 qNorm: try w.vector(p + "attn_q_norm.weight", count: c.headDim),
                 kNorm: try w.vector(p + "attn_k_norm.weight", count: c.headDim),
                 postAttnNorm: try w.vector(p + "post_attention_norm.weight", count: d),
-                q: try w.linear(p + "attn_q", rows: qDim, columns: d),
-                k: try w.linear(p + "attn_k", rows: kvDim, columns: d),
-                v: try w.linear(p + "attn_v", rows: kvDim, columns: d),
-                o: try w.linear(p + "attn_output", rows: d, columns: qDim),
+                q: try w.linear(p + "attn_q", layer: i, target: .q, rows: qDim, columns: d),
+                k: try w.linear(p + "attn_k", layer: i, target: .k, rows: kvDim, columns: d),
+                v: try w.linear(p + "attn_v", layer: i, target: .v, rows: kvDim, columns: d),
+                o: try w.linear(p + "attn_output", layer: i, target: .o, rows: d, columns: qDim),
                 ffnNorm: try w.vector(p + "ffn_norm.weight", count: d),
                 postFfnNorm: try w.vector(p + "post_ffw_norm.weight", count: d),
-                gate: try w.linear(p + "ffn_gate", rows: c.feedForwardSize, columns: d),
-                up: try w.linear(p + "ffn_up", rows: c.feedForwardSize, columns: d),
-                down: try w.linear(p + "ffn_down", rows: d, columns: c.feedForwardSize))
+                gate: try w.linear(p + "ffn_gate", layer: i, target: .gate, rows: c.feedForwardSize, columns: d),
+                up: try w.linear(p + "ffn_up", layer: i, target: .up, rows: c.feedForwardSize, columns: d),
+                down: try w.linear(p + "ffn_down", layer: i, target: .down, rows: d, columns: c.feedForwardSize))
         }
         head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
         rotaryLocal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBaseLocal, neox: true)
@@ -60,6 +60,7 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
         let c = config, n = batch.tokenCount, eps = c.rmsNormEpsilon, hd = c.headDim
         let d = c.hiddenSize, qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, f = c.feedForwardSize
         let a = Activations(rows: n, config: c, context: ctx)
+        let lora = LoRAPlan(batch: batch, context: ctx)
         let (x, h, q, k, v, att, gate, up) = (a.x, a.h, a.q, a.k, a.v, a.attention, a.gate, a.up)
 
         let localTable = ctx.buffer(10).floats(n * rotaryLocal.tableStride)
@@ -72,9 +73,9 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
             let rotary = global ? rotaryGlobal : rotaryLocal
             let table = global ? globalTable : localTable
             norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h)
-            b.q(h, rows: n, out: q, context: ctx)
-            b.k(h, rows: n, out: k, context: ctx, sameInput: true)
-            b.v(h, rows: n, out: v, context: ctx, sameInput: true)
+            b.q(h, rows: n, out: q, context: ctx, lora: lora)
+            b.k(h, rows: n, out: k, context: ctx, lora: lora, sameInput: true)
+            b.v(h, rows: n, out: v, context: ctx, lora: lora, sameInput: true)
             norm(q, b.qNorm, rows: n * c.headCount, dim: hd, eps: eps, out: q)
             norm(k, b.kNorm, rows: n * c.kvHeadCount, dim: hd, eps: eps, out: k)
             for r in 0..<n {
@@ -83,15 +84,15 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
                 rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: hd, table: t)
             }
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
-            b.o(att, rows: n, out: h, context: ctx)
+            b.o(att, rows: n, out: h, context: ctx, lora: lora)
             norm(h, b.postAttnNorm, rows: n, dim: d, eps: eps, out: h)
             Ops.add(x, h, count: n * d)
 
             norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h)
-            b.gate(h, rows: n, out: gate, context: ctx)
-            b.up(h, rows: n, out: up, context: ctx, sameInput: true)
+            b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
+            b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
             Ops.geglu(gate: gate, up: up, out: gate, count: n * f)
-            b.down(gate, rows: n, out: h, context: ctx)
+            b.down(gate, rows: n, out: h, context: ctx, lora: lora)
             norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h)
             Ops.add(x, h, count: n * d)
         }

@@ -9,9 +9,9 @@ public final class Llama: CausalLM, @unchecked Sendable {
 
     struct Block {
         let attnNorm: [Float]
-        let q, k, v, o: Linear
+        let q, k, v, o: LoRALinear
         let ffnNorm: [Float]
-        let gate, up, down: Linear
+        let gate, up, down: LoRALinear
     }
 
     let embedding: Embedding
@@ -20,9 +20,9 @@ public final class Llama: CausalLM, @unchecked Sendable {
     let rotary: Rotary
     let attention: [PagedAttention]
 
-    init(gguf: GGUFFile, config c: ModelConfig) throws {
+    init(gguf: GGUFFile, config c: ModelConfig, overrides: [String: [Float]] = [:]) throws {
         config = c
-        let w = WeightLoader(gguf: gguf)
+        let w = WeightLoader(gguf: gguf, overrides: overrides)
         let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         let embd = try w.matrix("token_embd.weight", rows: c.vocabularySize, columns: d)
         embedding = Embedding(table: embd)
@@ -30,14 +30,14 @@ public final class Llama: CausalLM, @unchecked Sendable {
             let p = "blk.\(i)."
             return Block(
                 attnNorm: try w.vector(p + "attn_norm.weight", count: d),
-                q: try w.linear(p + "attn_q", rows: qDim, columns: d),
-                k: try w.linear(p + "attn_k", rows: kvDim, columns: d),
-                v: try w.linear(p + "attn_v", rows: kvDim, columns: d),
-                o: try w.linear(p + "attn_output", rows: d, columns: qDim),
+                q: try w.linear(p + "attn_q", layer: i, target: .q, rows: qDim, columns: d),
+                k: try w.linear(p + "attn_k", layer: i, target: .k, rows: kvDim, columns: d),
+                v: try w.linear(p + "attn_v", layer: i, target: .v, rows: kvDim, columns: d),
+                o: try w.linear(p + "attn_output", layer: i, target: .o, rows: d, columns: qDim),
                 ffnNorm: try w.vector(p + "ffn_norm.weight", count: d),
-                gate: try w.linear(p + "ffn_gate", rows: c.feedForwardSize, columns: d),
-                up: try w.linear(p + "ffn_up", rows: c.feedForwardSize, columns: d),
-                down: try w.linear(p + "ffn_down", rows: d, columns: c.feedForwardSize))
+                gate: try w.linear(p + "ffn_gate", layer: i, target: .gate, rows: c.feedForwardSize, columns: d),
+                up: try w.linear(p + "ffn_up", layer: i, target: .up, rows: c.feedForwardSize, columns: d),
+                down: try w.linear(p + "ffn_down", layer: i, target: .down, rows: d, columns: c.feedForwardSize))
         }
         head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
         // GGUF stores Llama's Q/K permuted for adjacent-pair rotation; Qwen2 keeps NeoX halves.
@@ -54,6 +54,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
         let c = config, n = batch.tokenCount
         let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim, f = c.feedForwardSize
         let a = Activations(rows: n, config: c, context: ctx)
+        let lora = LoRAPlan(batch: batch, context: ctx)
         let (x, h, q, k, v, att, gate, up) = (a.x, a.h, a.q, a.k, a.v, a.attention, a.gate, a.up)
 
         let ropeTable = ctx.buffer(10).floats(n * rotary.tableStride)
@@ -61,23 +62,23 @@ public final class Llama: CausalLM, @unchecked Sendable {
         embedding(batch.tokens, out: x)
         for (li, b) in blocks.enumerated() {
             b.attnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
-            b.q(h, rows: n, out: q, context: ctx)
-            b.k(h, rows: n, out: k, context: ctx, sameInput: true)
-            b.v(h, rows: n, out: v, context: ctx, sameInput: true)
+            b.q(h, rows: n, out: q, context: ctx, lora: lora)
+            b.k(h, rows: n, out: k, context: ctx, lora: lora, sameInput: true)
+            b.v(h, rows: n, out: v, context: ctx, lora: lora, sameInput: true)
             for r in 0..<n {
                 let t = ropeTable + r * rotary.tableStride
                 rotary.apply(q + r * qDim, heads: c.headCount, headDim: c.headDim, table: t)
                 rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: t)
             }
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
-            b.o(att, rows: n, out: h, context: ctx)
+            b.o(att, rows: n, out: h, context: ctx, lora: lora)
             Ops.add(x, h, count: n * d)
 
             b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
-            b.gate(h, rows: n, out: gate, context: ctx)
-            b.up(h, rows: n, out: up, context: ctx, sameInput: true)
+            b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
+            b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
             Ops.swiglu(gate: gate, up: up, out: gate, count: n * f)
-            b.down(gate, rows: n, out: h, context: ctx)
+            b.down(gate, rows: n, out: h, context: ctx, lora: lora)
             Ops.add(x, h, count: n * d)
         }
         return head(x, batch: batch, context: ctx)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlintEngine
+import FlintLoading
 import FlintModels
 import FlintTensor
 import Foundation
@@ -48,6 +49,15 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("shared-prefix-tokens"), help: "Engine workload: leading prompt tokens common to all requests.")
     var sharedPrefixTokens: Int = 0
 
+    @Option(name: .long, help: "Engine workload: random LoRA adapters to install; requests are spread over them round-robin (0 = base model only).")
+    var adapters: Int = 0
+
+    @Option(name: .customLong("lora-rank"), help: "Engine workload: rank of the random adapters.")
+    var loraRank: Int = 16
+
+    @Option(name: .customLong("lora-format"), help: "Engine workload: storage format of adapter matrices (f32, f16, q8_0).")
+    var loraFormat: String = "q8_0"
+
     @OptionGroup var engineOptions: EngineOptions
 
     struct Result {
@@ -65,6 +75,10 @@ struct Bench: AsyncParsableCommand {
     func validate() throws {
         guard promptTokens >= 0, generateTokens >= 0, repetitions >= 1 else { throw ValidationError("counts must be positive") }
         for b in batchSizes() where b < 1 || b > 512 { throw ValidationError("batch sizes must be in 1...512") }
+        guard adapters >= 0, adapters <= 65535, (1...256).contains(loraRank) else {
+            throw ValidationError("--adapters must be in 0...65535 and --lora-rank in 1...256")
+        }
+        guard Self.loraFormats[loraFormat] != nil else { throw ValidationError("--lora-format must be f32, f16 or q8_0") }
         guard requests >= 1, concurrency >= 1, enginePromptTokens >= 1, maxTokens >= 1, sharedPrefixTokens >= 0 else {
             throw ValidationError("--requests, --concurrency, --prompt-tokens and --max-tokens must be at least 1")
         }
@@ -209,6 +223,8 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
+    static let loraFormats: [String: DType] = ["f32": .f32, "f16": .f16, "q8_0": .q8_0]
+
     private func runEngine() async throws {
         let loaded: LoadedModel
         do { loaded = try options.load() } catch {
@@ -219,8 +235,24 @@ struct Bench: AsyncParsableCommand {
         config.maxWaitingRequests = max(config.maxWaitingRequests, concurrency)
         let llm = LLMEngine(model: loaded.model, tokenizer: loaded.tokenizer, configuration: config)
         defer { llm.shutdown(gracePeriod: 0) }
+        var adapterBytes = 0
+        if adapters > 0 {
+            do {
+                let config = loaded.model.config
+                let rms = try LoRAAdapter.baseWeightRMS(gguf: loaded.gguf, config: config)
+                for i in 0..<adapters {
+                    let a = try LoRAAdapter.random(config: config, rank: loraRank, seed: UInt64(i + 1), weightRMS: rms)
+                    let w = try LoRAAdapterWeights(adapter: a, config: config, format: Self.loraFormats[loraFormat]!)
+                    adapterBytes += w.byteCount
+                    try llm.installAdapter(w, slot: Int32(i + 1))
+                }
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+        }
         let workload = EngineWorkload(requests: requests, concurrency: concurrency, promptTokens: enginePromptTokens,
-                                      maxTokens: maxTokens, sharedPrefixTokens: sharedPrefixTokens)
+                                      maxTokens: maxTokens, sharedPrefixTokens: sharedPrefixTokens, adapters: adapters)
         let r = try await EngineBenchmark.run(workload, on: llm)
         let p = EngineBenchmarkResult.percentile
         if json {
@@ -228,7 +260,8 @@ struct Bench: AsyncParsableCommand {
             print("{\"requests\":\(r.requests),\"concurrency\":\(r.concurrency),\"output_tok_s\":\(String(format: "%.3f", r.outputTokensPerSecond)),"
                   + "\"ttft_p50\":\(f(p(r.ttft, 50))),\"ttft_p99\":\(f(p(r.ttft, 99))),"
                   + "\"itl_p50\":\(f(p(r.interTokenLatencies, 50))),\"itl_p99\":\(f(p(r.interTokenLatencies, 99))),"
-                  + "\"cached_prompt_tokens\":\(r.cachedPromptTokens)}")
+                  + "\"cached_prompt_tokens\":\(r.cachedPromptTokens),\"adapters\":\(adapters),\"lora_rank\":\(loraRank),"
+                  + "\"max_loras\":\(config.maxLorasPerBatch),\"adapter_bytes\":\(adapterBytes)}")
             return
         }
         print("model: \(options.model), threads: \(options.threads), KV pool: \(llm.blockCount) blocks of \(config.blockSize) tokens")
@@ -242,5 +275,9 @@ struct Bench: AsyncParsableCommand {
                          rest.reduce(0, +) / Double(rest.count) * 1e3))
         }
         print("cached prompt tokens: \(r.cachedPromptTokens)")
+        if adapters > 0 {
+            let mb = String(format: "%.2f", Double(adapterBytes) / Double(adapters) / 1e6)
+            print("adapters: \(adapters) of rank \(loraRank) (\(loraFormat), \(mb) MB each), at most \(config.maxLorasPerBatch) per batch")
+        }
     }
 }

@@ -16,9 +16,13 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("max-queue"), help: "Requests allowed to wait; beyond that new ones are refused as overloaded.")
     var maxQueue: Int = 256
 
+    @Option(name: .customLong("max-loras"), help: "Most distinct LoRA adapters per forward pass.")
+    var maxLoras: Int = EngineConfiguration.defaultMaxLoras
+
     func validate() throws {
         guard (1...4096).contains(maxRunningSequences) else { throw ValidationError("--max-num-seqs must be in 1...4096") }
         guard (1...65536).contains(maxBatchedTokens) else { throw ValidationError("--max-num-batched-tokens must be in 1...65536") }
+        guard (1...65535).contains(maxLoras) else { throw ValidationError("--max-loras must be in 1...65535") }
         guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1") }
         if let text = kvCacheMemory, Self.parseBytes(text) == nil {
             throw ValidationError("--kv-cache-memory: '\(text)' is not a byte count (e.g. 512M, 2GiB)")
@@ -28,7 +32,7 @@ struct EngineOptions: ParsableArguments {
     func configuration(threads: Int) -> EngineConfiguration {
         EngineConfiguration(threads: threads, kvCacheBytes: kvCacheMemory.flatMap(Self.parseBytes),
                             maxRunningSequences: maxRunningSequences, maxBatchedTokens: maxBatchedTokens,
-                            maxWaitingRequests: maxQueue)
+                            maxWaitingRequests: maxQueue, maxLorasPerBatch: maxLoras)
     }
 
     /// "1073741824", "512M", "1.5G", "2GiB" → bytes (K/M/G are powers of 1000, KiB/MiB/GiB of 1024).

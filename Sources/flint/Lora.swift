@@ -5,7 +5,7 @@ import Foundation
 struct Lora: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Work with LoRA adapters.",
-        subcommands: [LoraRandom.self])
+        subcommands: [LoraRandom.self, LoraMerge.self])
 }
 
 struct LoraRandom: ParsableCommand {
@@ -67,6 +67,38 @@ struct LoraRandom: ParsableCommand {
             let summary = targetSet.sorted().map { "\($0.peftName) (weight RMS \(String(format: "%.4f", rms[$0] ?? 0)))" }
             print("wrote \(out): rank \(rank), alpha \(adapter.alpha), \(config.layerCount) layers, "
                 + "\(adapter.parameterCount) parameters; targets \(summary.joined(separator: ", "))")
+        }
+    }
+}
+
+struct LoraMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Write a GGUF of a base model with an adapter merged into its weights (a reference for the multi-LoRA path).")
+
+    @Option(name: .long, help: "Base model: catalog name (pulled on first use) or path to a .gguf file.")
+    var base: String = ModelCatalog.defaultModel
+
+    @Option(name: .long, help: "Adapter: PEFT directory, .safetensors file or GGUF LoRA.")
+    var adapter: String
+
+    @Option(name: .long, help: "Output .gguf file.")
+    var out: String
+
+    @Option(name: .long, help: "Storage of the merged projections: f16 or f32 (other tensors keep their type).")
+    var type: String = "f16"
+
+    func validate() throws {
+        guard type == "f16" || type == "f32" else { throw ValidationError("--type must be f16 or f32") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let gguf = try GGUFFile(path: try ModelPuller.resolve(base).path)
+            let config = try ModelConfig(gguf: gguf)
+            let lora = try LoRAAdapter.load(path: adapter)
+            try lora.writeMerged(base: gguf, config: config, type: type == "f32" ? .f32 : .f16, to: out)
+            print("wrote \(out): \(base) with \(adapter) merged into \(lora.keys.count) projections (\(type))")
         }
     }
 }
