@@ -34,7 +34,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "FlintServer", dependencies: [
-            "FlintEngine", "FlintTokenizers", "FlintJinja", "FlintGrammar",
+            "FlintEngine", "FlintModels", "FlintLoading", "FlintTokenizers", "FlintJinja", "FlintGrammar",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -57,9 +57,9 @@ enum ControllerSupport {
         let name = parts.count == 4 && parts[0] == "accounts" && !parts[1].isEmpty && parts[2] == "models"
             ? String(parts[3]) : requested
         if name == engine.modelName { return nil }
-        if name.hasPrefix(engine.modelName + ":") { return String(name.dropFirst(engine.modelName.count + 1)) }
-        if engine.adapters?.info(name) != nil { return name }
-        throw APIError.modelNotFound(requested)
+        let adapter = name.hasPrefix(engine.modelName + ":") ? String(name.dropFirst(engine.modelName.count + 1)) : name
+        guard engine.adapters?.info(adapter) != nil else { throw APIError.modelNotFound(requested) }
+        return adapter
     }
 
     static func submit(_ request: GenerationRequest, to engine: some InferenceEngine, promptParam: String) throws

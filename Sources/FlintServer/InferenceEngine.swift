@@ -1,4 +1,6 @@
 import FlintEngine
+import FlintLoading
+import FlintModels
 import FlintJinja
 import FlintTokenizers
 import Foundation
@@ -32,17 +34,26 @@ public final class LocalInferenceEngine: InferenceEngine {
     public let model: LoadedModel
     public let engine: LLMEngine
 
-    public init(name: String, model: LoadedModel, configuration: EngineConfiguration) {
+    /// `adapterStore`: where and how many LoRA adapters this model serves (nil: none).
+    public init(name: String, model: LoadedModel, configuration: EngineConfiguration,
+                adapterStore: AdapterStoreConfiguration? = nil) throws {
         modelName = name
         created = Int(Date().timeIntervalSince1970)
         self.model = model
         engine = LLMEngine(model: model.model, tokenizer: model.tokenizer, configuration: configuration)
+        let host = EngineLoRAHost(engine: engine, config: model.model.config)
+        adapterHost = host
+        adapters = try adapterStore.map {
+            try LoRARegistry(directory: $0.directory, config: model.model.config, maxRank: $0.maxRank, slots: $0.slots,
+                             memoryBudget: $0.memoryBudget, host: host)
+        }
     }
 
     public var maxModelLength: Int { engine.maxModelLength }
     public var tokenizer: Tokenizer { model.tokenizer }
     public var chatTemplateSource: String { model.chatTemplate.source }
-    public var adapters: LoRARegistry? { nil }
+    public let adapters: LoRARegistry?
+    private let adapterHost: EngineLoRAHost
 
     public func encodeChat(_ messages: [ChatMessage], tools: [JinjaValue]?) throws -> [Int32] {
         try model.encodeChat(messages, tools: tools)
@@ -63,4 +74,39 @@ public final class LocalInferenceEngine: InferenceEngine {
             }
         }
     }
+}
+
+/// Where a server keeps its model's LoRA adapters and how many it holds in memory.
+public struct AdapterStoreConfiguration: Sendable {
+    public var directory: String
+    public var maxRank: Int
+    public var slots: Int
+    public var memoryBudget: Int
+
+    public init(directory: String, maxRank: Int = 64, slots: Int = 128, memoryBudget: Int = 2 << 30) {
+        self.directory = directory
+        self.maxRank = maxRank
+        self.slots = slots
+        self.memoryBudget = memoryBudget
+    }
+}
+
+/// Puts the registry's resident adapters into the engine's slots, converted to the
+/// format the LoRA kernels read.
+final class EngineLoRAHost: LoRAHost {
+    let engine: LLMEngine
+    let config: ModelConfig
+
+    init(engine: LLMEngine, config: ModelConfig) {
+        self.engine = engine
+        self.config = config
+    }
+
+    func loadAdapter(_ adapter: LoRAAdapter, slot: Int32) throws -> Int {
+        let weights = try LoRAAdapterWeights(adapter: adapter, config: config)
+        try engine.installAdapter(weights, slot: slot)
+        return weights.byteCount
+    }
+
+    func unloadAdapter(slot: Int32) { _ = try? engine.removeAdapter(slot: slot) }
 }

@@ -23,6 +23,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var engineOptions: EngineOptions
 
+    @OptionGroup var loraOptions: LoRAOptions
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         if apiKeys.contains(where: \.isEmpty) { throw ValidationError("--api-key must not be empty") }
@@ -38,9 +40,21 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "flint")
         logger.logLevel = .info
-        let engine = LocalInferenceEngine(name: options.servedName, model: loaded,
-                                          configuration: engineOptions.configuration(threads: options.threads))
-        let config = ServerConfiguration(host: host, port: port, apiKeys: Set(apiKeys))
+        let store = AdapterStoreConfiguration(directory: loraOptions.storeDirectory(model: options.servedName),
+                                              maxRank: loraOptions.maxRank, slots: loraOptions.slots,
+                                              memoryBudget: loraOptions.memoryBytes)
+        let engine: LocalInferenceEngine
+        do {
+            engine = try LocalInferenceEngine(name: options.servedName, model: loaded,
+                                              configuration: engineOptions.configuration(threads: options.threads), adapterStore: store)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        for (name, reason) in engine.adapters?.skipped ?? [] {
+            logger.warning("adapter '\(name)' in the store was not loaded: \(reason)")
+        }
+        let config = ServerConfiguration(host: host, port: port, apiKeys: Set(apiKeys), maxAdapterUploadBytes: loraOptions.maxUploadBytes)
         let name = engine.modelName
         let host = self.host
         try await runServer(engine: engine, configuration: config, registry: registry, logger: logger) { port in

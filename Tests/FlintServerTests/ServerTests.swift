@@ -23,7 +23,7 @@ enum TestServer {
     static let engine: LocalInferenceEngine = {
         _ = registry
         let model = try! LoadedModel(path: try! TestModels.path("smollm2-135m-instruct"))
-        return LocalInferenceEngine(name: "smollm2-135m-instruct", model: model,
+        return try! LocalInferenceEngine(name: "smollm2-135m-instruct", model: model,
                                     configuration: EngineConfiguration(threads: 2, kvCacheBytes: 64 << 20))
     }()
 
@@ -31,7 +31,7 @@ enum TestServer {
     static let shortContext: LocalInferenceEngine = {
         _ = registry
         let model = try! LoadedModel(path: try! TestModels.path("smollm2-135m-instruct"))
-        return LocalInferenceEngine(name: "smollm2-135m-instruct", model: model,
+        return try! LocalInferenceEngine(name: "smollm2-135m-instruct", model: model,
                                     configuration: EngineConfiguration(threads: 1, kvCacheBytes: 8 << 20, maxModelLength: 64))
     }()
 
