@@ -10,8 +10,9 @@ import FlintTensor
 /// distinct adapter once, so adapter bytes are what a mixed batch pays for: Q8_0 is
 /// 1.06 bytes per parameter against 4 for f32 and 2 for f16, and its rounding error
 /// (about 0.4% of each value) only touches the low-rank update, itself a few percent of
-/// the projection's output. B's inner dimension is padded with zeros to a multiple of 32
-/// so that Q8_0 blocks fit (for rank 16 that is the same bytes as f16).
+/// the projection's output. B's rows are only `rank` long, and a Q8_0 row must be padded
+/// to a multiple of 32; where that padded row is no smaller than an F16 row (rank ≤ 16)
+/// B is stored as F16 instead, which is as small and rounds 16 times finer.
 public final class LoRAAdapterWeights: @unchecked Sendable {
     /// One adapted projection: raw pointers into `storage`.
     struct Projection {
@@ -29,8 +30,8 @@ public final class LoRAAdapterWeights: @unchecked Sendable {
 
     public let rank: Int
     public let scale: Float
-    /// The format A and B are stored in (A falls back to F16 where a projection's input
-    /// size is not a multiple of 32).
+    /// The format A and B are stored in (with Q8_0, A falls back to F16 where a
+    /// projection's input size is not a multiple of 32, and B is F16 up to rank 16).
     public let format: DType
     public let layerCount: Int
     /// Bytes of the converted matrices.
@@ -64,12 +65,14 @@ public final class LoRAAdapterWeights: @unchecked Sendable {
         for key in adapter.keys {
             let w = adapter.weights[key]!
             let aType: DType = format == .q8_0 && w.inputSize % 32 != 0 ? .f16 : format
-            let inner = format == .q8_0 ? (w.rank + 31) / 32 * 32 : w.rank
+            let padded = (w.rank + 31) / 32 * 32
+            let bType: DType = format == .q8_0 && DType.q8_0.rowBytes(padded) >= DType.f16.rowBytes(w.rank) ? .f16 : format
+            let inner = bType == .q8_0 ? padded : w.rank
             let aOffset = bytes
             bytes = align(bytes + w.rank * aType.rowBytes(w.inputSize))
             let bOffset = bytes
-            bytes = align(bytes + w.outputSize * format.rowBytes(inner))
-            layouts.append(Layout(key: key, aType: aType, bType: format, inner: inner, aOffset: aOffset, bOffset: bOffset))
+            bytes = align(bytes + w.outputSize * bType.rowBytes(inner))
+            layouts.append(Layout(key: key, aType: aType, bType: bType, inner: inner, aOffset: aOffset, bOffset: bOffset))
         }
         byteCount = bytes
         storage = .allocate(byteCount: max(64, bytes), alignment: 64)
