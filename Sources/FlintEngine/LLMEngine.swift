@@ -1,5 +1,6 @@
 import Dispatch
 import FlintGrammar
+import FlintLoading
 import FlintModels
 import FlintTokenizers
 import Foundation
@@ -37,6 +38,8 @@ public final class LLMEngine: @unchecked Sendable {
     public let blockCount: Int
 
     private let executor: any ModelExecutor
+    /// The model's configuration when the executor is a `ModelRunner`, to check adapters.
+    private let modelConfig: ModelConfig?
     private let scheduler: Scheduler
     private let metrics = EngineMetrics()
     private let endOfGeneration: Set<Int32>
@@ -85,6 +88,7 @@ public final class LLMEngine: @unchecked Sendable {
     public init(executor: any ModelExecutor, tokenizer: Tokenizer, blockCount: Int, contextLength: Int,
                 configuration: EngineConfiguration) {
         self.executor = executor
+        modelConfig = (executor as? ModelRunner)?.model.config
         self.tokenizer = tokenizer
         self.configuration = configuration
         self.blockCount = blockCount
@@ -170,6 +174,9 @@ public final class LLMEngine: @unchecked Sendable {
     /// reused by the new adapter.
     public func installAdapter(_ weights: LoRAAdapterWeights, slot: Int32) throws {
         try checkSlot(slot)
+        if let modelConfig, !weights.fits(modelConfig) {
+            throw EngineError.invalidParameter(name: "adapter", reason: "it was converted for a different model than \(modelConfig.architecture) with \(modelConfig.layerCount) layers of width \(modelConfig.hiddenSize)")
+        }
         condition.lock()
         defer { condition.unlock() }
         guard acceptsWork else { throw EngineError.shuttingDown }

@@ -10,8 +10,10 @@ import FlintTensor
 /// distinct adapter once, so adapter bytes are what a mixed batch pays for: Q8_0 is
 /// 1.06 bytes per parameter against 4 for f32 and 2 for f16, and its rounding error
 /// (about 0.4% of each value) only touches the low-rank update, itself a few percent of
-/// the projection's output. B's inner dimension is padded with zeros to a multiple of 32
-/// so that Q8_0 blocks fit (for rank 16 that is the same bytes as f16).
+/// the projection's output. With Q8_0, B is stored transposed (rank rows of `out`
+/// elements, see `flint_lora_expand_q8_0`): its natural rows are only `rank` long, too
+/// short for Q8_0 blocks without padding and for dot products to run efficiently.
+/// The F32 and F16 formats keep B as out × rank for `flint_gemm` (for comparisons).
 public final class LoRAAdapterWeights: @unchecked Sendable {
     /// One adapted projection: raw pointers into `storage`.
     struct Projection {
@@ -25,14 +27,21 @@ public final class LoRAAdapterWeights: @unchecked Sendable {
         let rank: Int
         /// Columns of B: the rank, padded for B's block size.
         let innerSize: Int
+        /// B is stored transposed in Q8_0 (rank rows of outputSize), for `flint_lora_expand_q8_0`.
+        let transposedB: Bool
+        let inputSize: Int
+        let outputSize: Int
     }
 
     public let rank: Int
     public let scale: Float
-    /// The format A and B are stored in (A falls back to F16 where a projection's input
-    /// size is not a multiple of 32).
+    /// The format A and B are stored in (with Q8_0, A falls back to F16 where a
+    /// projection's input size is not a multiple of 32, and B where its output size is not).
     public let format: DType
     public let layerCount: Int
+    /// The shape of the model it was converted for (see `fits(_:)`).
+    private let modelShape: [Int]
+    public let architecture: String
     /// Bytes of the converted matrices.
     public let byteCount: Int
     /// The adapter's parameter count (A and B, unpadded).
@@ -54,22 +63,31 @@ public final class LoRAAdapterWeights: @unchecked Sendable {
         scale = adapter.scale
         self.format = format
         layerCount = config.layerCount
+        modelShape = Self.shape(of: config)
+        architecture = config.architecture
         parameterCount = adapter.parameterCount
         let targets = LoRATarget.allCases
 
-        struct Layout { let key: LoRAKey; let aType: DType; let bType: DType; let inner: Int; let aOffset: Int; let bOffset: Int }
+        struct Layout {
+            let key: LoRAKey, aType: DType, bType: DType, inner: Int, transposed: Bool, bStride: Int, aOffset: Int, bOffset: Int
+        }
         var layouts: [Layout] = []
         var bytes = 0
         func align(_ n: Int) -> Int { (n + 63) & ~63 }
         for key in adapter.keys {
             let w = adapter.weights[key]!
             let aType: DType = format == .q8_0 && w.inputSize % 32 != 0 ? .f16 : format
-            let inner = format == .q8_0 ? (w.rank + 31) / 32 * 32 : w.rank
+            let transposed = format == .q8_0 && w.outputSize % 32 == 0
+            // Without the transposed layout a Q8_0 B would need rows padded to 32.
+            let bType: DType = format == .q8_0 && !transposed ? .f16 : format
+            let inner = w.rank
+            let bStride = transposed ? DType.q8_0.rowBytes(w.outputSize) : bType.rowBytes(inner)
             let aOffset = bytes
             bytes = align(bytes + w.rank * aType.rowBytes(w.inputSize))
             let bOffset = bytes
-            bytes = align(bytes + w.outputSize * format.rowBytes(inner))
-            layouts.append(Layout(key: key, aType: aType, bType: format, inner: inner, aOffset: aOffset, bOffset: bOffset))
+            bytes = align(bytes + (transposed ? w.rank : w.outputSize) * bStride)
+            layouts.append(Layout(key: key, aType: aType, bType: bType, inner: inner, transposed: transposed, bStride: bStride,
+                                  aOffset: aOffset, bOffset: bOffset))
         }
         byteCount = bytes
         storage = .allocate(byteCount: max(64, bytes), alignment: 64)
@@ -78,7 +96,7 @@ public final class LoRAAdapterWeights: @unchecked Sendable {
         var row = [Float]()
         for l in layouts {
             let w = adapter.weights[l.key]!
-            let aStride = l.aType.rowBytes(w.inputSize), bStride = l.bType.rowBytes(l.inner)
+            let aStride = l.aType.rowBytes(w.inputSize), bStride = l.bStride
             let a = storage + l.aOffset, b = storage + l.bOffset
             w.a.withUnsafeBufferPointer { src in
                 for r in 0..<w.rank {
@@ -86,19 +104,38 @@ public final class LoRAAdapterWeights: @unchecked Sendable {
                 }
             }
             // The scale goes into B, so the forward pass adds B·(A·x) as it comes.
-            row = [Float](repeating: 0, count: l.inner)
-            for o in 0..<w.outputSize {
-                for j in 0..<w.rank { row[j] = scale * w.b[o * w.rank + j] }
-                row.withUnsafeBufferPointer { flint_quantize_row(l.bType.rawValue, $0.baseAddress!, b + o * bStride, Int64(l.inner)) }
+            if l.transposed {
+                row = [Float](repeating: 0, count: w.outputSize)
+                for j in 0..<w.rank {
+                    for o in 0..<w.outputSize { row[o] = scale * w.b[o * w.rank + j] }
+                    row.withUnsafeBufferPointer { flint_quantize_row(DType.q8_0.rawValue, $0.baseAddress!, b + j * bStride, Int64(w.outputSize)) }
+                }
+            } else {
+                row = [Float](repeating: 0, count: l.inner)
+                for o in 0..<w.outputSize {
+                    for j in 0..<w.rank { row[j] = scale * w.b[o * w.rank + j] }
+                    row.withUnsafeBufferPointer { flint_quantize_row(l.bType.rawValue, $0.baseAddress!, b + o * bStride, Int64(l.inner)) }
+                }
             }
             let index = l.key.layer * targets.count + targets.firstIndex(of: l.key.target)!
             table[index] = Projection(a: UnsafeRawPointer(a), aStride: aStride, aType: l.aType, b: UnsafeRawPointer(b),
-                                      bStride: bStride, bType: l.bType, rank: w.rank, innerSize: l.inner)
+                                      bStride: bStride, bType: l.bType, rank: w.rank, innerSize: l.inner, transposedB: l.transposed,
+                                      inputSize: w.inputSize, outputSize: w.outputSize)
         }
         projections = table
     }
 
     deinit { storage.deallocate() }
+
+    /// Whether the adapter was converted for a model of this architecture and shape (an
+    /// adapter for another model must not reach the forward pass).
+    public func fits(_ config: ModelConfig) -> Bool {
+        architecture == config.architecture && modelShape == Self.shape(of: config)
+    }
+
+    private static func shape(of c: ModelConfig) -> [Int] {
+        [c.layerCount, c.hiddenSize, c.feedForwardSize, c.headCount, c.kvHeadCount, c.headDim, c.valueDim]
+    }
 
     func projection(layer: Int, targetIndex: Int) -> Projection? {
         let i = layer * LoRATarget.allCases.count + targetIndex

@@ -99,7 +99,8 @@ public struct LoRALinear: Sendable {
         var count = 0, inner = 1
         for i in 0..<lora.itemCount {
             let item = lora.items[i]
-            guard let p = lora.table[item.slot]?.projection(layer: layer, targetIndex: targetIndex) else { continue }
+            guard let p = lora.table[item.slot]?.projection(layer: layer, targetIndex: targetIndex),
+                  p.inputSize == inputs, p.outputSize == outputs else { continue }
             calls[count] = LoRACall(row: item.row, count: item.count, p: p)
             count += 1
             inner = max(inner, p.innerSize)
@@ -129,8 +130,8 @@ struct LoRACall {
 
 /// Arguments of the low-rank update of one projection (see `ThreadPool.run(_:_:)`): the
 /// items are shared out among the threads, each item doing shrink (u = A·x), expand
-/// (t = sB·u) and the add for its own rows, so one pool dispatch covers every adapter
-/// of the batch. Scratch rows are indexed by batch row, so items never share memory.
+/// (sB·u, added to the output) for its own rows, so one pool dispatch covers every
+/// adapter of the batch. Scratch rows are indexed by batch row, so items never share memory.
 private struct LoRAJob {
     let calls: UnsafeMutablePointer<LoRACall>
     let callCount: Int
@@ -158,6 +159,12 @@ private struct LoRAJob {
             }
             flint_gemm(p.aType.rawValue, Int64(j.inputs), p.a, p.aStride, 0, Int64(p.rank),
                        j.xq + call.row * j.xqStride, j.xqStride, Int64(call.count), j.u + call.row * j.uStride, Int64(j.uStride))
+            if p.transposedB {
+                for r in rows {
+                    flint_lora_expand_q8_0(p.b, p.bStride, Int64(p.rank), Int64(j.outputs), j.u + r * j.uStride, j.out + r * j.outputs)
+                }
+                continue
+            }
             for r in rows {
                 let u = j.u + r * j.uStride
                 for i in p.rank..<p.innerSize { u[i] = 0 }

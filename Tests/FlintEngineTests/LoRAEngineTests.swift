@@ -128,6 +128,13 @@ final class LoRAEngineTests: XCTestCase {
         XCTAssertThrowsError(try e.submit(request(prompt, slot: 4)))
         XCTAssertThrowsError(try e.submit(request(prompt, slot: -1)))
         XCTAssertThrowsError(try e.installAdapter(try adapter(m, seed: 3, rank: 8), slot: 0))
+        // An adapter converted for another model never reaches the forward pass.
+        let gemma = try LoadedModel(path: TestModels.path("gemma-3-270m"))
+        XCTAssertThrowsError(try e.installAdapter(try adapter(gemma, seed: 3, rank: 8), slot: 6)) { error in
+            guard case EngineError.invalidParameter(let name, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(name, "adapter")
+        }
+        XCTAssertFalse(e.hasAdapter(slot: 6))
     }
 
     /// With a limit of 2 adapters per pass and 5 adapters in use, no pass mixes more than

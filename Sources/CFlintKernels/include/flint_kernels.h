@@ -64,6 +64,11 @@ void flint_gemm(int type, int64_t k,
                 const void *x, size_t x_stride, int64_t m,
                 float *y, int64_t ldy);
 
+/// y[0..<n] += Σ_j u[j] · Bt[j][0..<n]: the expand step of a LoRA update, with Bt (`rank`
+/// rows of `n` elements, `bt_stride` bytes apart) in Q8_0; n must be a multiple of 32.
+/// The result depends only on u, Bt and y (no batch, no thread count).
+void flint_lora_expand_q8_0(const void *bt, size_t bt_stride, int64_t rank, int64_t n, const float *u, float *y);
+
 /// Name of the instruction-set path in use: "scalar", "avx2", "avx512vnni", "avx512bs",
 /// "avx512bs-amx". The best of the first three is chosen at start-up unless the
 /// environment variable FLINT_KERNELS_ISA names another available path. "avx512bs" and
