@@ -17,7 +17,7 @@ public struct EngineStats: Sendable, Equatable {
     public var prefixQueryTokens = 0
     public var prefixHitTokens = 0
     public var steps = 0
-    /// Generated tokens per LoRA slot since the engine started (slot 0 = base model).
+    /// Generated tokens per LoRA slot of the requests finished since the engine started (slot 0 = base model).
     public var generatedTokensPerSlot: [Int32: Int] = [:]
     /// Slots with an adapter installed.
     public var installedAdapters = 0
@@ -381,7 +381,6 @@ public final class LLMEngine: @unchecked Sendable {
         s.history.append(token)
         r.completionTokens += 1
         metrics.generatedTokens.increment()
-        tokensPerSlot[req.loraSlot, default: 0] += 1
         if !r.sawFirstToken {
             r.sawFirstToken = true
             metrics.timeToFirstToken.recordNanoseconds(Int64(now - r.arrival))
@@ -418,7 +417,7 @@ public final class LLMEngine: @unchecked Sendable {
                 event.usage = r.usage
                 r.continuation.yield(event)
                 r.continuation.finish()
-                active[r.id] = nil
+                retire(r)
                 return
             }
         }
@@ -456,6 +455,13 @@ public final class LLMEngine: @unchecked Sendable {
                                              usage: r.unfinished == 0 ? r.usage : nil))
         }
         r.continuation.finish()
+        retire(r)
+    }
+
+    /// Forgets a finished request; its tokens count for its adapter slot once, here rather
+    /// than per token.
+    private func retire(_ r: RequestState) {
+        tokensPerSlot[r.request.loraSlot, default: 0] += r.completionTokens
         active[r.id] = nil
     }
 
