@@ -91,7 +91,7 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
             norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h)
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
-            Ops.geglu(gate: gate, up: up, out: gate, count: n * f)
+            Ops.gatedActivation(.geglu, gate: gate, up: up, out: gate, count: n * f, pool: ctx.pool)
             b.down(gate, rows: n, out: h, context: ctx, lora: lora)
             norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h)
             Ops.add(x, h, count: n * d)

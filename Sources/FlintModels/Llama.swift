@@ -77,7 +77,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
             b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
-            Ops.swiglu(gate: gate, up: up, out: gate, count: n * f)
+            Ops.gatedActivation(.swiglu, gate: gate, up: up, out: gate, count: n * f, pool: ctx.pool)
             b.down(gate, rows: n, out: h, context: ctx, lora: lora)
             Ops.add(x, h, count: n * d)
         }

@@ -48,6 +48,20 @@ extension Ops {
         }
     }
 
+    /// The gated activation of an MLP, `swiglu` or `geglu`, with the elements split across
+    /// the pool's threads. Each element is computed the same way whatever the split, so
+    /// results do not depend on the batch. Inputs smaller than one dispatch is worth (a
+    /// decode row or a few) stay on the calling thread.
+    public static func gatedActivation(_ kind: GatedActivation, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
+                                       out: UnsafeMutablePointer<Float>, count n: Int, pool: ThreadPool) {
+        var job = GatedActivationJob(kind: kind, gate: gate, up: up, out: out, count: n)
+        if n >= 16_384 && pool.threadCount > 1 {
+            withUnsafeMutablePointer(to: &job) { pool.run(GatedActivationJob.task, UnsafeMutableRawPointer($0)) }
+        } else {
+            GatedActivationJob.task(&job, 0, 1)
+        }
+    }
+
     /// gelu_tanh in F32.
     public static func gelu(_ x: Float) -> Float {
         let c: Float = 0.797_884_56  // sqrt(2/pi)
@@ -71,5 +85,33 @@ final class GeluTable: Sendable {
     let values: [UInt16]
     private init() {
         values = (0...UInt16.max).map { flint_fp32_to_fp16(Ops.gelu(flint_fp16_to_fp32($0))) }
+    }
+}
+
+/// The gated activations `Ops.gatedActivation` computes.
+public enum GatedActivation: Sendable {
+    /// silu(gate) * up (Llama, Qwen2).
+    case swiglu
+    /// gelu_tanh(gate) * up (Gemma 3).
+    case geglu
+}
+
+/// Arguments of a parallel gated activation (see `ThreadPool.run(_:_:)`).
+private struct GatedActivationJob {
+    let kind: GatedActivation
+    let gate: UnsafePointer<Float>
+    let up: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>
+    let count: Int
+
+    static let task: PoolTask = { argument, index, total in
+        let j = argument!.assumingMemoryBound(to: GatedActivationJob.self).pointee
+        let range = ThreadPool.chunk(j.count, index, total)
+        if range.isEmpty { return }
+        let (g, u, o) = (j.gate + range.lowerBound, j.up + range.lowerBound, j.out + range.lowerBound)
+        switch j.kind {
+        case .swiglu: Ops.swiglu(gate: g, up: u, out: o, count: range.count)
+        case .geglu: Ops.geglu(gate: g, up: u, out: o, count: range.count)
+        }
     }
 }
