@@ -87,16 +87,15 @@ final class Scheduler {
                 continue
             }
             let slot = seq.loraSlot
-            if slot != 0 && maxLoRAs < Int.max && !activeSlots.contains(slot) {
-                if activeSlots.count >= maxLoRAs {
-                    seq.loraPasses += 1
-                    if seq.loraPasses > Self.maxLoRAPasses { break }
-                    w += 1
-                    continue
-                }
+            let newSlot = slot != 0 && maxLoRAs < Int.max && !activeSlots.contains(slot)
+            if newSlot && activeSlots.count >= maxLoRAs {
+                seq.loraPasses += 1
+                if seq.loraPasses > Self.maxLoRAPasses { break }
+                w += 1
+                continue
             }
             guard admit(seq, budget: budget, into: &out) else { break }
-            if slot != 0 && maxLoRAs < Int.max && !activeSlots.contains(slot) { activeSlots.append(slot) }
+            if newSlot { activeSlots.append(slot) }
             seq.loraPasses = 0
             budget -= out[out.count - 1].count
             waiting.remove(at: w)

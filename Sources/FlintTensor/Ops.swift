@@ -55,7 +55,7 @@ extension Ops {
     public static func gatedActivation(_ kind: GatedActivation, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                                        out: UnsafeMutablePointer<Float>, count n: Int, pool: ThreadPool) {
         var job = GatedActivationJob(kind: kind, gate: gate, up: up, out: out, count: n)
-        if n >= 16_384 && pool.threadCount > 1 {
+        if n >= 16_384 {
             withUnsafeMutablePointer(to: &job) { pool.run(GatedActivationJob.task, UnsafeMutableRawPointer($0)) }
         } else {
             GatedActivationJob.task(&job, 0, 1)
