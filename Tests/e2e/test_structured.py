@@ -277,7 +277,7 @@ def test_required_and_named_tool_choice_give_valid_calls(model_servers, openai_m
     for prompt in prompts:
         for tool_choice, allowed in choices:
             r = client.chat.completions.create(model=model, tools=[WEATHER, TIME], tool_choice=tool_choice,
-                                               parallel_tool_calls=False, temperature=1.0, max_tokens=200,
+                                               parallel_tool_calls=False, temperature=1.0, max_tokens=200, seed=7,
                                                messages=[{"role": "user", "content": prompt}])
             choice = r.choices[0]
             assert choice.finish_reason == "tool_calls", (model, prompt, tool_choice, choice)
