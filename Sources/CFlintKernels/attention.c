@@ -1,7 +1,12 @@
 #include "flint_attention.h"
 #include "blocks.h"
+#include "ggml_exp.h"
 #include <math.h>
 #include <string.h>
+
+// Products and sums below are each rounded on their own, fused only where written fmaf():
+// the arithmetic is specified operation by operation.
+#pragma STDC FP_CONTRACT OFF
 
 void flint_store_f16(uint16_t *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = fl_f2h(src[i]);
@@ -13,135 +18,221 @@ static inline const uint16_t *slot_ptr(const uint16_t *cache, const int32_t *blo
     return cache + slot * slot_elems;
 }
 
-// Score and V-accumulation primitives: scalar, and AVX2+F16C (picked once at
-// start-up, like the matmul kernels).
-static float dot_f32_f16_scalar(const float *q, const uint16_t *k, int32_t n) {
-    float s = 0.0f;
-    for (int32_t d = 0; d < n; d++) s += q[d] * fl_h2f(k[d]);
-    return s;
+// ---- The arithmetic: that of llama.cpp's CPU attention (the non-flash path, F16 cache), so
+// that Flint's logits follow llama.cpp's. llama.cpp computes KQ = K·Q and KQV = V^T·softmax(KQ)
+// as two F16 matrix products (Q and the probabilities rounded to F16 first), and picks the
+// kernel by the number of query rows of the sequence in the forward pass:
+//  - one row (decoding): ggml_vec_dot_f16 — 16-lane accumulators, four of them, each lane
+//    an fma chain over every 64th element; the four summed (0+2, 1+3, then together), the
+//    16 lanes summed by the reduction tree R16; elements past the last multiple of 64 added
+//    one by one in double;
+//  - several rows (a prompt): the tinyBLAS F16 GEMM — one 16-lane accumulator, lane l an fma
+//    chain over elements l, l+16, …, then R16 (used where the length is a multiple of 16,
+//    otherwise llama.cpp falls back to the one-row kernel).
+// The softmax between them is ggml's: scores scaled, exp by ggml_v_expf 16 keys at a time
+// (keys counted from position 0; masked keys give 0), each group's R16 sum added in double.
+// The KV length llama.cpp's dot products run over is the cache's used length padded to
+// GGML_KV_PAD; masked keys add exact zeros, so only the decoding KQV's split point depends on it.
+#define GGML_KV_PAD 256
+
+// _mm512_reduce_add_ps's order: halves, quarters, then (x0 + x2) + (x1 + x3).
+static inline float r16(const float *x) {
+    float t[8], u[4];
+    for (int i = 0; i < 8; i++) t[i] = x[i] + x[i + 8];
+    for (int i = 0; i < 4; i++) u[i] = t[i] + t[i + 4];
+    return (u[0] + u[2]) + (u[1] + u[3]);
 }
 
-static void axpy_f16_scalar(float *out, float w, const uint16_t *v, int32_t n) {
-    for (int32_t d = 0; d < n; d++) out[d] += w * fl_h2f(v[d]);
+// ---- scalar reference
+
+static float dot_one_row_scalar(const float *q, const uint16_t *k, int32_t n) {
+    float s[4][16] = {{0}};
+    const int32_t np = n & ~63;
+    for (int32_t i = 0; i < np; i += 64)
+        for (int a = 0; a < 4; a++)
+            for (int l = 0; l < 16; l++) s[a][l] = fmaf(fl_h2f(k[i + 16 * a + l]), q[i + 16 * a + l], s[a][l]);
+    float t[16];
+    for (int l = 0; l < 16; l++) t[l] = (s[0][l] + s[2][l]) + (s[1][l] + s[3][l]);
+    double sum = r16(t);
+    for (int32_t i = np; i < n; i++) sum += (double)(fl_h2f(k[i]) * q[i]);
+    return (float)sum;
 }
+
+static float dot_prompt_scalar(const float *q, const uint16_t *k, int32_t n) {
+    if (n & 15) return dot_one_row_scalar(q, k, n);
+    float s[16] = {0};
+    for (int32_t i = 0; i < n; i += 16)
+        for (int l = 0; l < 16; l++) s[l] = fmaf(fl_h2f(k[i + l]), q[i + l], s[l]);
+    return r16(s);
+}
+
+static void scores_scalar(const float *q, const uint16_t *k_cache, const int32_t *block_table, int32_t block_size,
+                          int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim,
+                          float scale, int prompt, float *scratch) {
+    for (int32_t j = first; j <= last; j++) {
+        const uint16_t *kj = slot_ptr(k_cache, block_table, block_size, j, slot_elems) + head_offset;
+        scratch[j] = (prompt ? dot_prompt_scalar(q, kj, head_dim) : dot_one_row_scalar(q, kj, head_dim)) * scale;
+    }
+}
+
+// Scores first..last (already scaled) -> exp(score - max) in place; returns ggml's sum.
+static double softmax_scalar(float *x, int32_t first, int32_t last) {
+    float maxs = -INFINITY;
+    for (int32_t j = first; j <= last; j++) maxs = x[j] > maxs ? x[j] : maxs;
+    double sum = 0.0;
+    for (int32_t g = first & ~15; g <= last; g += 16) {
+        float e[16];
+        for (int l = 0; l < 16; l++) {
+            const int32_t j = g + l;
+            e[l] = (j >= first && j <= last) ? ggml_expf(x[j] - maxs) : 0.0f;
+            if (j >= first && j <= last) x[j] = e[l];
+        }
+        sum += (double)r16(e);
+    }
+    return sum;
+}
+
+// KQV: acc holds `lanes` accumulators of head_dim floats; key j goes to accumulator j % lanes.
+static void kqv_accumulate_scalar(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache,
+                                  const int32_t *block_table, int32_t block_size, int64_t slot_elems,
+                                  int64_t head_offset, int32_t first, int32_t last, int32_t head_dim) {
+    for (int32_t j = first; j <= last; j++) {
+        const uint16_t *vj = slot_ptr(v_cache, block_table, block_size, j, slot_elems) + head_offset;
+        float *a = acc + (int64_t)(j % lanes) * head_dim;
+        for (int32_t d = 0; d < head_dim; d++) a[d] = fmaf(fl_h2f(vj[d]), w[j], a[d]);
+    }
+}
+
+typedef void (*scores_fn)(const float *q, const uint16_t *k_cache, const int32_t *block_table, int32_t block_size,
+                          int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim,
+                          float scale, int prompt, float *scratch);
+typedef double (*softmax_fn)(float *x, int32_t first, int32_t last);
+typedef void (*kqv_fn)(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache, const int32_t *block_table,
+                       int32_t block_size, int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
+                       int32_t head_dim);
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-// Same arithmetic as the scalar versions (sequential sums, products and sums rounded
-// separately: no FMA contraction), only with hardware F16 conversion and, for the
-// element-wise V update, vector instructions. Results are bit-identical across paths.
-#pragma STDC FP_CONTRACT OFF
-__attribute__((target("avx2,f16c")))
-static float dot_f32_f16_avx2(const float *q, const uint16_t *k, int32_t n) {
-    float s = 0.0f;
-    for (int32_t d = 0; d < n; d++) {
-        const float p = q[d] * _cvtsh_ss(k[d]);
-        s = s + p;
-    }
-    return s;
+#define FL_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512vl")))
+
+FL_AVX512 static inline float r16_zmm(__m512 x) {
+    const __m256 t = _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
+    const __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    const __m128 v = _mm_add_ps(u, _mm_movehl_ps(u, u));  // u0 + u2, u1 + u3
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
 }
 
-// Eight keys at a time: an 8x8 block (keys x dims) is transposed so that each lane
-// holds one key, and the lanes add their products dimension after dimension — the
-// same sequence of roundings as the scalar loop, eight keys in parallel.
-__attribute__((target("avx2,f16c")))
-static void scores_avx2(const float *q, const uint16_t *k_cache, const int32_t *block_table, int32_t block_size,
-                        int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim,
-                        float scale, float *scratch) {
-    int32_t j = first;
-    if ((head_dim & 7) == 0) {
-        for (; j + 8 <= last + 1; j += 8) {
-            const uint16_t *k[8];
-            for (int l = 0; l < 8; l++) k[l] = slot_ptr(k_cache, block_table, block_size, j + l, slot_elems) + head_offset;
-            __m256 acc = _mm256_setzero_ps();
-            for (int32_t d = 0; d < head_dim; d += 8) {
-                __m256 r0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[0] + d)));
-                __m256 r1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[1] + d)));
-                __m256 r2 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[2] + d)));
-                __m256 r3 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[3] + d)));
-                __m256 r4 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[4] + d)));
-                __m256 r5 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[5] + d)));
-                __m256 r6 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[6] + d)));
-                __m256 r7 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[7] + d)));
-                // 8x8 transpose: column c ends up holding dimension d + c of all eight keys.
-                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-                __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-                __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-                __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-                __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-                __m256 c[8];
-                c[0] = _mm256_permute2f128_ps(u0, u4, 0x20); c[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-                c[2] = _mm256_permute2f128_ps(u2, u6, 0x20); c[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-                c[4] = _mm256_permute2f128_ps(u0, u4, 0x31); c[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-                c[6] = _mm256_permute2f128_ps(u2, u6, 0x31); c[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-                for (int e = 0; e < 8; e++) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(q[d + e]), c[e]));
-            }
-            _mm256_storeu_ps(scratch + j, _mm256_mul_ps(acc, _mm256_set1_ps(scale)));
-        }
+FL_AVX512 static inline __m512 ld16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+FL_AVX512 static float dot_one_row_avx512(const float *q, const uint16_t *k, int32_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const int32_t np = n & ~63;
+    for (int32_t i = 0; i < np; i += 64) {
+        s0 = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s0);
+        s1 = _mm512_fmadd_ps(ld16(k + i + 16), _mm512_loadu_ps(q + i + 16), s1);
+        s2 = _mm512_fmadd_ps(ld16(k + i + 32), _mm512_loadu_ps(q + i + 32), s2);
+        s3 = _mm512_fmadd_ps(ld16(k + i + 48), _mm512_loadu_ps(q + i + 48), s3);
     }
-    for (; j <= last; j++) {
+    double sum = r16_zmm(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)));
+    for (int32_t i = np; i < n; i++) sum += (double)(_cvtsh_ss(k[i]) * q[i]);
+    return (float)sum;
+}
+
+FL_AVX512 static float dot_prompt_avx512(const float *q, const uint16_t *k, int32_t n) {
+    if (n & 15) return dot_one_row_avx512(q, k, n);
+    __m512 s = _mm512_setzero_ps();
+    for (int32_t i = 0; i < n; i += 16) s = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s);
+    return r16_zmm(s);
+}
+
+FL_AVX512 static void scores_avx512(const float *q, const uint16_t *k_cache, const int32_t *block_table,
+                                    int32_t block_size, int64_t slot_elems, int64_t head_offset, int32_t first,
+                                    int32_t last, int32_t head_dim, float scale, int prompt, float *scratch) {
+    for (int32_t j = first; j <= last; j++) {
         const uint16_t *kj = slot_ptr(k_cache, block_table, block_size, j, slot_elems) + head_offset;
-        scratch[j] = dot_f32_f16_avx2(q, kj, head_dim) * scale;
+        scratch[j] = (prompt ? dot_prompt_avx512(q, kj, head_dim) : dot_one_row_avx512(q, kj, head_dim)) * scale;
     }
 }
 
-__attribute__((target("avx2,f16c")))
-static void axpy_f16_avx2(float *out, float w, const uint16_t *v, int32_t n) {
-    const __m256 wv = _mm256_set1_ps(w);
-    int32_t d = 0;
-    for (; d + 8 <= n; d += 8) {
-        const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + d)));
-        _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_loadu_ps(out + d), _mm256_mul_ps(wv, vv)));
+FL_AVX512 static double softmax_avx512(float *x, int32_t first, int32_t last) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int32_t j = first;
+    for (; j + 16 <= last + 1; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + j));
+    float maxs = _mm512_reduce_max_ps(mx);
+    for (; j <= last; j++) maxs = x[j] > maxs ? x[j] : maxs;
+    const __m512 mv = _mm512_set1_ps(maxs);
+    double sum = 0.0;
+    for (int32_t g = first & ~15; g <= last; g += 16) {
+        // lanes outside first..last are masked keys: exp gives 0 there
+        const int32_t lo = first > g ? first - g : 0, hi = last - g < 15 ? last - g : 15;
+        const __mmask16 m = (__mmask16)(((1u << (hi + 1)) - 1) & ~((1u << lo) - 1));
+        const __m512 xv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, x + g);
+        const __m512 e = ggml_expf_zmm(_mm512_sub_ps(xv, mv));
+        _mm512_mask_storeu_ps(x + g, m, e);
+        sum += (double)r16_zmm(e);
     }
-    for (; d < n; d++) {
-        const float p = w * _cvtsh_ss(v[d]);
-        out[d] = out[d] + p;
+    return sum;
+}
+
+FL_AVX512 static void kqv_accumulate_avx512(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache,
+                                            const int32_t *block_table, int32_t block_size, int64_t slot_elems,
+                                            int64_t head_offset, int32_t first, int32_t last, int32_t head_dim) {
+    if (head_dim & 15) {
+        kqv_accumulate_scalar(acc, lanes, w, v_cache, block_table, block_size, slot_elems, head_offset, first, last,
+                              head_dim);
+        return;
+    }
+    for (int32_t j = first; j <= last; j++) {
+        const uint16_t *vj = slot_ptr(v_cache, block_table, block_size, j, slot_elems) + head_offset;
+        float *a = acc + (int64_t)(j % lanes) * head_dim;
+        const __m512 wv = _mm512_set1_ps(w[j]);
+        for (int32_t d = 0; d < head_dim; d += 16)
+            _mm512_storeu_ps(a + d, _mm512_fmadd_ps(ld16(vj + d), wv, _mm512_loadu_ps(a + d)));
     }
 }
 #endif
 
-/// Scaled scores of keys first...last for one query head: scratch[j] = (q·k_j) * scale,
-/// each dot summed sequentially over the head dimension.
-typedef void (*scores_fn)(const float *q, const uint16_t *k_cache, const int32_t *block_table, int32_t block_size,
-                          int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim,
-                          float scale, float *scratch);
-
-static void scores_scalar(const float *q, const uint16_t *k_cache, const int32_t *block_table, int32_t block_size,
-                          int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim,
-                          float scale, float *scratch) {
-    for (int32_t j = first; j <= last; j++) {
-        const uint16_t *kj = slot_ptr(k_cache, block_table, block_size, j, slot_elems) + head_offset;
-        scratch[j] = dot_f32_f16_scalar(q, kj, head_dim) * scale;
-    }
-}
-
-typedef void (*axpy_fn)(float *, float, const uint16_t *, int32_t);
-static scores_fn attn_scores = scores_scalar;
-static axpy_fn attn_axpy = axpy_f16_scalar;
-
-static scores_fn best_scores = scores_scalar;
-static axpy_fn best_axpy = axpy_f16_scalar;
+static scores_fn attn_scores = scores_scalar, best_scores = scores_scalar;
+static softmax_fn attn_softmax = softmax_scalar, best_softmax = softmax_scalar;
+static kqv_fn attn_kqv = kqv_accumulate_scalar, best_kqv = kqv_accumulate_scalar;
 
 void flint_attention_force_scalar(int on) {
     attn_scores = on ? scores_scalar : best_scores;
-    attn_axpy = on ? axpy_f16_scalar : best_axpy;
+    attn_softmax = on ? softmax_scalar : best_softmax;
+    attn_kqv = on ? kqv_accumulate_scalar : best_kqv;
 }
 
 __attribute__((constructor)) static void flint_attention_init(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) {
-        attn_scores = best_scores = scores_avx2;
-        attn_axpy = best_axpy = axpy_f16_avx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma")) {
+        attn_scores = best_scores = scores_avx512;
+        attn_softmax = best_softmax = softmax_avx512;
+        attn_kqv = best_kqv = kqv_accumulate_avx512;
     }
 #endif
 }
 
+// The R16 reduction of `lanes` accumulators (16 or 64, see above), element-wise over head_dim.
+static void kqv_finish(float *acc, int32_t lanes, int32_t head_dim, float *out) {
+    if (lanes == 64)  // the one-row kernel's four 16-lane vectors: 0 + 2, 1 + 3, then together
+        for (int32_t l = 0; l < 16; l++)
+            for (int32_t d = 0; d < head_dim; d++) {
+                float *a = acc + (int64_t)l * head_dim;
+                const float *b = a + 16 * head_dim, *c = a + 32 * head_dim, *e = a + 48 * head_dim;
+                a[d] = (a[d] + c[d]) + (b[d] + e[d]);
+            }
+    for (int32_t l = 0; l < 8; l++)
+        for (int32_t d = 0; d < head_dim; d++) acc[l * head_dim + d] = acc[l * head_dim + d] + acc[(l + 8) * head_dim + d];
+    for (int32_t l = 0; l < 4; l++)
+        for (int32_t d = 0; d < head_dim; d++) acc[l * head_dim + d] = acc[l * head_dim + d] + acc[(l + 4) * head_dim + d];
+    for (int32_t d = 0; d < head_dim; d++)
+        out[d] = (acc[d] + acc[2 * head_dim + d]) + (acc[head_dim + d] + acc[3 * head_dim + d]);
+}
+
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
-                           int64_t row_begin, int64_t row_end,
+                           int64_t row_begin, int64_t row_end, int32_t prompt,
                            const uint16_t *k_cache, const uint16_t *v_cache,
                            const int32_t *block_table, int32_t block_size,
                            int32_t n_head, int32_t n_kv_head, int32_t head_dim,
@@ -151,35 +242,36 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
     const int64_t slot_elems = (int64_t)n_kv_head * head_dim;
     float qh[FLINT_ATTENTION_MAX_HEAD_DIM];
     const int32_t group = n_head / n_kv_head;
+    const int32_t lanes = prompt ? 16 : 64;
     for (int64_t r = row_begin; r < row_end; r++) {
         const int32_t pos = q_pos[r];
         int32_t first = 0;
         if (window > 0 && pos - window + 1 > 0) first = pos - window + 1;
+        float *acc = scratch + pos + 1;
         for (int32_t h = head_begin; h < head_end; h++) {
-            // Queries are rounded to F16 like the keys (as llama.cpp does), so the
-            // score is an exact product of halves summed in F32.
             const float *qsrc = q + r * q_stride + (int64_t)h * head_dim;
             for (int32_t d = 0; d < head_dim; d++) qh[d] = fl_h2f(fl_f2h(qsrc[d]));
             const int32_t kvh = h / group;
-            attn_scores(qh, k_cache, block_table, block_size, slot_elems, (int64_t)kvh * head_dim, first, pos,
-                        head_dim, scale, scratch);
-            float maxs = -INFINITY;
-            for (int32_t j = first; j <= pos; j++) maxs = scratch[j] > maxs ? scratch[j] : maxs;
-            double sum = 0.0;
-            for (int32_t j = first; j <= pos; j++) {
-                float e = expf(scratch[j] - maxs);
-                scratch[j] = e;
-                sum += e;
-            }
-            const float inv = (float)(1.0 / sum);
+            const int64_t head_offset = (int64_t)kvh * head_dim;
+            attn_scores(qh, k_cache, block_table, block_size, slot_elems, head_offset, first, pos, head_dim, scale,
+                        prompt, scratch);
+            const float inv = (float)(1.0 / attn_softmax(scratch, first, pos));
+            for (int32_t j = first; j <= pos; j++) scratch[j] = fl_h2f(fl_f2h(scratch[j] * inv));
+            // The one-row kernel sums keys past the last multiple of 64 of the padded length
+            // one by one in double.
+            const int32_t n_kv = (pos + GGML_KV_PAD) / GGML_KV_PAD * GGML_KV_PAD;
+            const int32_t split = prompt ? pos + 1 : (n_kv & ~63) < pos + 1 ? (n_kv & ~63) : pos + 1;
+            memset(acc, 0, sizeof(float) * (size_t)lanes * (size_t)head_dim);
             float *oh = out + r * out_stride + (int64_t)h * head_dim;
-            for (int32_t d = 0; d < head_dim; d++) oh[d] = 0.0f;
-            for (int32_t j = first; j <= pos; j++) {
-                const uint16_t *vj = slot_ptr(v_cache, block_table, block_size, j, slot_elems) + (int64_t)kvh * head_dim;
-                // Probabilities are rounded to F16 before weighting V, as llama.cpp's
-                // KQ·V product does; the sum itself stays F32.
-                const float w = fl_h2f(fl_f2h(scratch[j] * inv));
-                attn_axpy(oh, w, vj, head_dim);
+            if (first < split)
+                attn_kqv(acc, lanes, scratch, v_cache, block_table, block_size, slot_elems, head_offset, first,
+                         split - 1, head_dim);
+            kqv_finish(acc, lanes, head_dim, oh);
+            for (int32_t d = 0; split <= pos && d < head_dim; d++) {
+                double s = oh[d];
+                for (int32_t j = split > first ? split : first; j <= pos; j++)
+                    s += (double)(fl_h2f(slot_ptr(v_cache, block_table, block_size, j, slot_elems)[head_offset + d]) * scratch[j]);
+                oh[d] = (float)s;
             }
         }
     }

@@ -110,9 +110,13 @@ typedef struct {
 } fl_kernel;
 
 #define FL_NTYPES 31
+// Table slots past the GGML type ids for the other arithmetics llama.cpp uses for batches
+// (flint_gemm_form): Q4_K in its 4-row GEMM, Q6_K in its tiled GEMM.
+#define FL_SLOT_Q4_K_GEMM4 FL_NTYPES
+#define FL_SLOT_Q6_K_TILED (FL_NTYPES + 1)
 typedef struct {
     const char *name;
-    fl_kernel k[FL_NTYPES];
+    fl_kernel k[FL_NTYPES + 2];
 } fl_isa_table;
 
 void fl_fill_scalar(fl_isa_table *t);

@@ -1,4 +1,5 @@
 // Scalar reference dot products (GGML's arithmetic) and the scalar kernel table.
+#include <math.h>
 #include "blocks.h"
 
 static void dot_f32(int64_t n, float *s, const void *vw, const void *vx) {
@@ -132,7 +133,7 @@ static void dot_q4_K(int64_t n, float *s, const void *vw, const void *vx) {
     const block_q4_K *w = vw;
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
-    float sumf = 0.f;
+    float acc = 0.f, acc_min = 0.f;  // llama.cpp's repacked Q4_K kernels: see q4_K_step
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *q = w[i].qs;
         const int8_t *y = x[i].qs;
@@ -151,10 +152,41 @@ static void dot_q4_K(int64_t n, float *s, const void *vw, const void *vx) {
             q += 32;
             y += 64;
         }
-        const float d = FL_H2F(w[i].d) * x[i].d, dmin = FL_H2F(w[i].dmin) * x[i].d;
-        sumf += d * (float)sumq - dmin * (float)summ;
+        acc = fmaf((float)sumq, FL_H2F(w[i].d) * x[i].d, acc);
+        acc_min = fmaf((float)summ, FL_H2F(w[i].dmin) * x[i].d, acc_min);
     }
-    *s = sumf;
+    *s = acc - acc_min;
+}
+
+// dot_q4_K as llama.cpp's 4-row Q4_K GEMM computes it: the two accumulators are updated
+// after every pair of sub-blocks (64 elements) instead of once per block.
+static void dot_q4_K_gemm4(int64_t n, float *s, const void *vw, const void *vx) {
+    const block_q4_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    float acc = 0.f, acc_min = 0.f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        const float d = FL_H2F(w[i].d) * x[i].d, dmin = FL_H2F(w[i].dmin) * x[i].d;
+        for (int j = 0; j < 4; j++) {
+            uint8_t sc1, m1, sc2, m2;
+            fl_get_scale_min_k4(2 * j, w[i].scales, &sc1, &m1);
+            fl_get_scale_min_k4(2 * j + 1, w[i].scales, &sc2, &m2);
+            int a = 0, b = 0;
+            for (int l = 0; l < 32; l++) {
+                a += (q[l] & 0xF) * y[l];
+                b += (q[l] >> 4) * y[l + 32];
+            }
+            const int sumq = sc1 * a + sc2 * b;
+            const int summ = m1 * (x[i].bsums[4 * j] + x[i].bsums[4 * j + 1]) + m2 * (x[i].bsums[4 * j + 2] + x[i].bsums[4 * j + 3]);
+            acc = fmaf((float)sumq, d, acc);
+            acc_min = fmaf((float)summ, dmin, acc_min);
+            q += 32;
+            y += 64;
+        }
+    }
+    *s = acc - acc_min;
 }
 
 static void dot_q5_K(int64_t n, float *s, const void *vw, const void *vx) {
@@ -219,6 +251,41 @@ static void dot_q6_K(int64_t n, float *s, const void *vw, const void *vx) {
     *s = sumf;
 }
 
+// dot_q6_K as llama.cpp's tiled K-quant GEMM computes it (batches of 8 rows or more): each
+// block's integer sum times the weight scale, then times the activation scale, added up.
+static void dot_q6_K_tiled(int64_t n, float *s, const void *vw, const void *vx) {
+    const block_q6_K *w = vw;
+    const block_q8_K *x = vx;
+    const int64_t nb = n / QK_K;
+    float sumf = 0.f;
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *ql = w[i].ql, *qh = w[i].qh;
+        const int8_t *sc = w[i].scales, *y = x[i].qs;
+        int sumi = 0;
+        for (int h = 0; h < 2; h++) {
+            int acc[8] = {0};
+            for (int l = 0; l < 32; l++) {
+                const int is = l / 16;
+                const int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                acc[is + 0] += q1 * y[l];
+                acc[is + 2] += q2 * y[l + 32];
+                acc[is + 4] += q3 * y[l + 64];
+                acc[is + 6] += q4 * y[l + 96];
+            }
+            for (int j = 0; j < 8; j++) sumi += sc[j] * acc[j];
+            ql += 64;
+            qh += 32;
+            sc += 8;
+            y += 128;
+        }
+        sumf = fmaf((float)sumi * FL_H2F(w[i].d), x[i].d, sumf);
+    }
+    *s = sumf;
+}
+
 // The scalar gemm is a plain loop over vec_dot: trivially batch invariant.
 #define SCALAR_GEMM(NAME)                                                                        \
     static void gemm_##NAME(int64_t k, const void *w, size_t ws, int64_t r0, int64_t r1,          \
@@ -240,8 +307,10 @@ SCALAR_GEMM(q8_0)
 SCALAR_GEMM(q8_1)
 SCALAR_GEMM(q8_K)
 SCALAR_GEMM(q4_K)
+SCALAR_GEMM(q4_K_gemm4)
 SCALAR_GEMM(q5_K)
 SCALAR_GEMM(q6_K)
+SCALAR_GEMM(q6_K_tiled)
 
 void fl_fill_scalar(fl_isa_table *t) {
     t->name = "scalar";
@@ -257,7 +326,9 @@ void fl_fill_scalar(fl_isa_table *t) {
     SET(FLINT_TYPE_Q8_1, q8_1);
     SET(FLINT_TYPE_Q8_K, q8_K);
     SET(FLINT_TYPE_Q4_K, q4_K);
+    SET(FL_SLOT_Q4_K_GEMM4, q4_K_gemm4);
     SET(FLINT_TYPE_Q5_K, q5_K);
     SET(FLINT_TYPE_Q6_K, q6_K);
+    SET(FL_SLOT_Q6_K_TILED, q6_K_tiled);
 #undef SET
 }

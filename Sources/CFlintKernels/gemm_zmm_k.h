@@ -5,8 +5,8 @@
 //   - every int32 lane of sumi / pm has the same value: vpmaddubsw on the same byte lanes (no
 //     saturation for these operand ranges), then the per-sub-block int16 scale applied with
 //     vpdpwssd (exact int32 multiply-add; integer addition order does not matter),
-//   - the float operations are the same per lane and in the same order: fmadd(d_w * d_x,
-//     float(sumi), acc) then, for Q4_K, fmadd(-(dmin_w * d_x), float(pm), acc),
+//   - the float operations are the same per lane and in the same order: Q6_K fmadd(d_w * d_x,
+//     float(sumi), acc); Q4_K the two-accumulator form described at q4_K_step,
 //   - acc_finish() on the pair's 8 lanes.
 // Hence results are bit-identical to vec_dot for every (weight row, activation row) pair.
 #ifndef FLINT_GEMM_ZMM_K_H
@@ -24,7 +24,7 @@ FL_INLINE __m512i zk_dpwssd(__m512i acc, __m512i a, __m512i b) {
 }
 
 // ---- Q4_K ----
-typedef struct { __m512i q[8], sc[8], mins; __m512 d, dmin; } zk4_w;
+typedef struct { __m512i q[8], sc[8], mins; __m512 dd; } zk4_w;  // dd: d, dmin, 0 x 6 per row
 
 // 6-bit scales and mins of one Q4_K block (same values as fl_get_scale_min_k4):
 // out[0..1] = scales 0..7 (bytes), out[2..3] = mins 0..7.
@@ -62,8 +62,7 @@ FL_INLINE void zk4_prep(zk4_w *w, const block_q4_K *a, const block_q4_K *c) {
     memcpy(&ha, &a->d, 4);
     memcpy(&hc, &c->d, 4);
     const __m512 f = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_setr_epi32((int)ha, (int)hc, 0, 0)));
-    w->d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2), f);
-    w->dmin = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3), f);
+    w->dd = _mm512_maskz_permutexvar_ps(0x0303, _mm512_setr_epi32(0, 1, 0, 0, 0, 0, 0, 0, 2, 3, 0, 0, 0, 0, 0, 0), f);
 }
 
 // One block of NM activation rows against one prepped pair.
@@ -77,18 +76,42 @@ FL_INLINE void zk4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x,
             sumi[i] = zk_dpwssd(sumi[i], _mm512_maddubs_epi16(q, y), s);
         }
     }
+    // q4_K_step's arithmetic (simd_impl.h) on both rows of the pair: lanes 0 and 8 accumulate
+    // the sums, lanes 1 and 9 the negated min sums; the other lanes stay 0.
     for (int i = 0; i < nm; i++) {
         const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->mins);
-        const __m512 xd = _mm512_set1_ps(x[i]->d);
-        acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(w->d, xd), _mm512_cvtepi32_ps(sumi[i]), acc[i]);
-        const __m512 nm_ = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_mul_ps(w->dmin, xd)),
-                                                                 _mm512_set1_epi32((int)0x80000000u)));
-        acc[i] = _mm512_fmadd_ps(nm_, _mm512_cvtepi32_ps(pm), acc[i]);
+        __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(sumi[i], pm), _mm512_unpackhi_epi32(sumi[i], pm));
+        t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4E));
+        t = _mm512_add_epi32(t, _mm512_shuffle_i32x4(t, t, 0xB1));
+        t = _mm512_mask_sub_epi32(t, 0x0202, _mm512_setzero_si512(), t);
+        acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(w->dd, _mm512_set1_ps(x[i]->d)), acc[i]);
+    }
+}
+
+// q4_K_gemm4_step's arithmetic (simd_impl.h) on both rows of the pair: the accumulators are
+// updated after each pair of sub-blocks.
+FL_INLINE void zk4_gemm4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x, __m512 *acc) {
+    for (int i = 0; i < nm; i++) {
+        const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->mins);
+        const __m512 scale = _mm512_mul_ps(w->dd, _mm512_set1_ps(x[i]->d));
+        for (int p = 0; p < 4; p++) {
+            __m512i sumi = _mm512_setzero_si512();
+            for (int j = 2 * p; j < 2 * p + 2; j++) {
+                const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
+                sumi = zk_dpwssd(sumi, _mm512_maddubs_epi16(w->q[j], y), w->sc[j]);
+            }
+            const __m512i pmp = _mm512_maskz_mov_epi32((__mmask16)(0x0303u << (2 * p)), pm);
+            __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(sumi, pmp), _mm512_unpackhi_epi32(sumi, pmp));
+            t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4E));
+            t = _mm512_add_epi32(t, _mm512_shuffle_i32x4(t, t, 0xB1));
+            t = _mm512_mask_sub_epi32(t, 0x0202, _mm512_setzero_si512(), t);
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), scale, acc[i]);
+        }
     }
 }
 
 // ---- Q6_K ----
-typedef struct { __m512i q[8], sc[8], scales; __m512 d; } zk6_w;
+typedef struct { __m512i q[8], sc[8], scales; __m512 d, d0; } zk6_w;  // d0: d, 0 x 7 per row
 
 FL_INLINE void zk6_prep(zk6_w *w, const block_q6_K *a, const block_q6_K *c) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
@@ -119,6 +142,7 @@ FL_INLINE void zk6_prep(zk6_w *w, const block_q6_K *a, const block_q6_K *c) {
     for (int cc = 0; cc < 8; cc++)
         w->sc[cc] = _mm512_permutexvar_epi16(_mm512_add_epi16(bi, _mm512_set1_epi16((short)(2 * cc))), all);
     w->d = z_pairf(h2f(a->d), h2f(c->d));
+    w->d0 = _mm512_maskz_mov_ps(0x0101, w->d);
 }
 
 FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x, __m512 *acc) {
@@ -135,6 +159,28 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
         const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->scales);
         const __m512i s = _mm512_sub_epi32(sumi[i], _mm512_slli_epi32(pm, 5));
         acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(w->d, _mm512_set1_ps(x[i]->d)), _mm512_cvtepi32_ps(s), acc[i]);
+    }
+}
+
+// q6_K_tiled_step's arithmetic (simd_impl.h) on both rows of the pair (lanes 0 and 8).
+FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *const *x, __m512 *acc) {
+    __m512i sumi[ZK_NM];
+    for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; j++) {
+        const __m512i q = w->q[j], s = w->sc[j];
+        for (int i = 0; i < nm; i++) {
+            const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
+            sumi[i] = zk_dpwssd(sumi[i], _mm512_maddubs_epi16(q, y), s);
+        }
+    }
+    for (int i = 0; i < nm; i++) {
+        const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->scales);
+        __m512i t = _mm512_sub_epi32(sumi[i], _mm512_slli_epi32(pm, 5));
+        t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4E));
+        t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0xB1));
+        t = _mm512_add_epi32(t, _mm512_shuffle_i32x4(t, t, 0xB1));
+        const __m512 r = _mm512_mul_ps(_mm512_cvtepi32_ps(t), w->d0);
+        acc[i] = _mm512_fmadd_ps(r, _mm512_set1_ps(x[i]->d), acc[i]);
     }
 }
 
@@ -224,6 +270,8 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
     }
 
 ZKGEN(q4_K, block_q4_K, zk4_w, zk4_prep, zk4_dot)
+ZKGEN(q4_K_gemm4, block_q4_K, zk4_w, zk4_prep, zk4_gemm4_dot)
 ZKGEN(q6_K, block_q6_K, zk6_w, zk6_prep, zk6_dot)
+ZKGEN(q6_K_tiled, block_q6_K, zk6_w, zk6_prep, zk6_tiled_dot)
 
 #endif

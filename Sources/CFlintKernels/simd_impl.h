@@ -152,7 +152,51 @@ FL_INLINE void q4_K_prep(q4_K_w *w, const block_q4_K *b) {
     }
     kaff_scales(w, b->scales, b->d, b->dmin);
 }
-FL_INLINE void q4_K_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) { step_kaff(a, w, x); }
+// Q4_K follows llama.cpp's repacked Q4_K kernels (ggml_gemv/gemm_q4_K_8x8_q8_K, which it uses
+// for Q4_K weights on AVX2 CPUs): per block the whole integer sum and the whole min sum, each
+// scaled by a product of scales into its own float accumulator, and the two subtracted at the
+// end. Here lane 0 holds the sum accumulator and lane 1 the negated min accumulator (every
+// other lane stays 0), so acc_finish's reduction adds them exactly: acc - acc_min.
+FL_INLINE void q4_K_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) {
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+        const __m256i p = _mm256_maddubs_epi16(w->q[j], y);
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(w->sc[j])));
+    }
+    const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->mins);
+    // lanes 0, 1 <- (sum of sumi, sum of pm); integer sums are exact in any order
+    __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(sumi, pm), _mm256_unpackhi_epi32(sumi, pm));
+    t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
+    t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
+    t = _mm256_blend_epi32(t, _mm256_sub_epi32(_mm256_setzero_si256(), t), 0x02);
+    const __m256 scale = _mm256_setr_ps(w->d * x->d, w->dmin * x->d, 0, 0, 0, 0, 0, 0);
+    a->v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), scale, a->v);
+}
+
+// q4_K_step as llama.cpp's 4-row Q4_K GEMM computes it: both accumulators are updated after
+// each pair of sub-blocks (64 elements). pm's lanes 2p and 2p+1 hold the pair's min terms.
+typedef q4_K_w q4_K_gemm4_w;
+#define q4_K_gemm4_prep q4_K_prep
+FL_INLINE void q4_K_gemm4_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) {
+    const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->mins);
+    const __m256 scale = _mm256_setr_ps(w->d * x->d, w->dmin * x->d, 0, 0, 0, 0, 0, 0);
+    for (int p = 0; p < 4; p++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 2 * p; j < 2 * p + 2; j++) {
+            const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+            const __m256i t = _mm256_maddubs_epi16(w->q[j], y);
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(t, _mm256_set1_epi16(w->sc[j])));
+        }
+        const __m256i pmp = _mm256_and_si256(pm, _mm256_cmpeq_epi32(_mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), 1),
+                                                                   _mm256_set1_epi32(p)));
+        __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(sumi, pmp), _mm256_unpackhi_epi32(sumi, pmp));
+        t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
+        t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
+        t = _mm256_blend_epi32(t, _mm256_sub_epi32(_mm256_setzero_si256(), t), 0x02);
+        a->v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), scale, a->v);
+    }
+}
 
 FL_INLINE void q5_K_prep(q5_K_w *w, const block_q5_K *b) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
@@ -203,6 +247,25 @@ FL_INLINE void q6_K_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
     a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * x->d), _mm256_cvtepi32_ps(sumi), a->v);
 }
 
+// q6_K_step as llama.cpp's tiled K-quant GEMM computes it (dot_q6_K_tiled): lane 0 of the
+// accumulator gets ((float)sum * d_w) * d_x per block, the other lanes stay 0.
+typedef q6_K_w q6_K_tiled_w;
+#define q6_K_tiled_prep q6_K_prep
+FL_INLINE void q6_K_tiled_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c++) {
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(w->q[c], y), w->sc16[c]));
+    }
+    const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->scales);
+    sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(pm, 5));
+    sumi = _mm256_add_epi32(sumi, _mm256_shuffle_epi32(sumi, 0x4E));
+    sumi = _mm256_add_epi32(sumi, _mm256_shuffle_epi32(sumi, 0xB1));
+    sumi = _mm256_add_epi32(sumi, _mm256_permute2x128_si256(sumi, sumi, 1));
+    const __m256 r = _mm256_mul_ps(_mm256_cvtepi32_ps(sumi), _mm256_setr_ps(w->d, 0, 0, 0, 0, 0, 0, 0));
+    a->v = _mm256_fmadd_ps(r, _mm256_set1_ps(x->d), a->v);
+}
+
 // ---------------- float types: "blocks" of 8 elements, scalar tail ----------------
 typedef struct { float f[8]; } blk_f32;
 typedef struct { uint16_t h[8]; } blk_h8;
@@ -235,8 +298,10 @@ FL_INLINE float q_elem_none(const void *p, int64_t i) { (void)p; (void)i; return
 #define q5_1_elem q_elem_none
 #define q8_0_elem q_elem_none
 #define q4_K_elem q_elem_none
+#define q4_K_gemm4_elem q_elem_none
 #define q5_K_elem q_elem_none
 #define q6_K_elem q_elem_none
+#define q6_K_tiled_elem q_elem_none
 
 GEN(f32, blk_f32, blk_f32, 8, 1, FL_TM_F)
 GEN(f16, blk_h8, blk_h8, 8, 1, FL_TM_F)
@@ -247,8 +312,10 @@ GEN(q5_0, block_q5_0, block_q8_0, QK5_0, 0, FL_TM_Q)
 GEN(q5_1, block_q5_1, block_q8_1, QK5_1, 0, FL_TM_Q)
 GEN(q8_0, block_q8_0, block_q8_0, QK8_0, 0, FL_TM_Q)
 GEN(q4_K, block_q4_K, block_q8_K, QK_K, 0, FL_TM_K)
+GEN(q4_K_gemm4, block_q4_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q5_K, block_q5_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q6_K, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
+GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 
 #if FL_VNNI
 #include "gemm_zmm.h"
@@ -268,8 +335,10 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     SET(FLINT_TYPE_Q5_1, q5_1);
     SET(FLINT_TYPE_Q8_0, q8_0);
     SET(FLINT_TYPE_Q4_K, q4_K);
+    SET(FL_SLOT_Q4_K_GEMM4, q4_K_gemm4);
     SET(FLINT_TYPE_Q5_K, q5_K);
     SET(FLINT_TYPE_Q6_K, q6_K);
+    SET(FL_SLOT_Q6_K_TILED, q6_K_tiled);
 #undef SET
 #if FL_VNNI
     // 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h); vec_dot stays the 1x1 tile.
@@ -279,7 +348,9 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     t->k[FLINT_TYPE_Q5_1].gemm = q5_1_zgemm;
     t->k[FLINT_TYPE_Q8_0].gemm = q8_0_zgemm_mv;
     t->k[FLINT_TYPE_Q4_K].gemm = q4_K_zkgemm;  // gemm_zmm_k.h: m == 1 and m > 8
+    t->k[FL_SLOT_Q4_K_GEMM4].gemm = q4_K_gemm4_zkgemm;
     t->k[FLINT_TYPE_Q6_K].gemm = q6_K_zkgemm;
+    t->k[FL_SLOT_Q6_K_TILED].gemm = q6_K_tiled_zkgemm;
 #endif
 }
 

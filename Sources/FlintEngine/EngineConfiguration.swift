@@ -12,6 +12,12 @@ public struct EngineConfiguration: Sendable {
     public var maxRunningSequences: Int = 64
     /// Most tokens in one forward pass (prompt chunks plus decodes).
     public var maxBatchedTokens: Int = 512
+    /// Prompts run in pieces of this many tokens counted from their start, as llama.cpp
+    /// runs them in ubatches (its n_ubatch, 512): a row's rounding depends on its piece, so
+    /// fixed pieces make a request's output independent of what shares its passes, and
+    /// prompts up to this length are computed as llama.cpp computes them. Rounded down to
+    /// a multiple of `blockSize` and capped at `maxBatchedTokens`.
+    public var promptPieceTokens: Int = 512
     /// Requests allowed to wait for a slot; beyond that, submit fails with `overloaded`.
     public var maxWaitingRequests: Int = 256
     /// Longest sequence (prompt + output); nil uses the model's context length.
@@ -26,7 +32,9 @@ public struct EngineConfiguration: Sendable {
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kvCacheBytes: Int? = nil,
                 maxRunningSequences: Int = 64, maxBatchedTokens: Int = 512, maxWaitingRequests: Int = 256,
-                maxModelLength: Int? = nil, maxLorasPerBatch: Int = EngineConfiguration.defaultMaxLoras) {
+                maxModelLength: Int? = nil, maxLorasPerBatch: Int = EngineConfiguration.defaultMaxLoras,
+                promptPieceTokens: Int = 512) {
+        self.promptPieceTokens = promptPieceTokens
         self.maxLorasPerBatch = maxLorasPerBatch
         self.threads = threads
         self.kvCacheBytes = kvCacheBytes

@@ -67,6 +67,28 @@ final class EngineSequence {
     /// Tokens still to run through the model before the next one can be sampled.
     var pendingCount: Int { tokens.count - computed }
     var isPrefilling: Bool { computed < promptCount }
+
+    /// Where the piece of tokens starting at `position` ends. A sequence's tokens run in
+    /// fixed pieces whatever else shares the pass: the prompt in `piece`-token pieces
+    /// counted from its start (llama.cpp's ubatches), each later token alone (a decode).
+    /// Rows take the arithmetic of their piece (GemmRowPlan, attention.c), so fixed pieces
+    /// keep a sequence's output independent of the batch, of chunked prefill and of
+    /// recomputation after preemption.
+    func pieceEnd(after position: Int, piece: Int) -> Int {
+        position < promptCount ? min((position / piece + 1) * piece, promptCount) : position + 1
+    }
+
+    /// Tokens from `from` up to the last piece end within `budget` tokens; 0 when the
+    /// first piece does not fit.
+    func wholePieces(from start: Int, budget: Int, piece: Int) -> Int {
+        var end = start
+        while end < tokens.count {
+            let next = pieceEnd(after: end, piece: piece)
+            if next - start > budget { break }
+            end = next
+        }
+        return end - start
+    }
 }
 
 /// A submitted request: its completions, where its events go, and its token counts.

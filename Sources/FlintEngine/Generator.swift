@@ -41,6 +41,13 @@ public final class Generator: @unchecked Sendable {
         blockTable = (0..<blocks).map { Int32($0) }
     }
 
+    /// Forgets the cached tokens: the next `generate` computes its whole prompt in one pass,
+    /// as a fresh llama.cpp context does (a reused prefix leaves the last prompt token to be
+    /// computed alone, with the one-row arithmetic).
+    public func reset() {
+        cachedTokens.removeAll(keepingCapacity: true)
+    }
+
     /// Feeds `tokens` starting at `position`; returns the logits after the last one.
     public func feed(_ tokens: [Int32], at position: Int) -> UnsafeBufferPointer<Float> {
         cachedTokens.removeSubrange(min(position, cachedTokens.count)...)

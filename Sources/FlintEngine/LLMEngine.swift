@@ -98,7 +98,7 @@ public final class LLMEngine: @unchecked Sendable {
         scheduler = Scheduler(blocks: BlockManager(blockSize: configuration.blockSize, blockCount: blockCount),
                               maxRunning: configuration.maxRunningSequences,
                               maxBatchedTokens: configuration.maxBatchedTokens,
-                              maxLoRAs: configuration.maxLorasPerBatch)
+                              piece: configuration.promptPieceTokens, maxLoRAs: configuration.maxLorasPerBatch)
         processed = .allocate(capacity: executor.vocabularySize)
         published.totalBlocks = blockCount
         metrics.blocksTotal.record(blockCount)
@@ -330,9 +330,15 @@ public final class LLMEngine: @unchecked Sendable {
         let bs = configuration.blockSize
         batch.removeAll()
         for c in chunks {
-            let s = c.sequence
-            batch.append(tokens: s.tokens[s.computed..<(s.computed + c.count)], startPosition: s.computed,
-                         blockTable: s.blockTable, blockSize: bs, loraSlot: s.request.request.loraSlot, wantLogits: c.samples)
+            // One batch entry per piece: each piece rounds as it would in a pass of its own.
+            let s = c.sequence, end = s.computed + c.count
+            var start = s.computed
+            while start < end {
+                let pieceEnd = s.pieceEnd(after: start, piece: scheduler.piece)
+                batch.append(tokens: s.tokens[start..<pieceEnd], startPosition: start, blockTable: s.blockTable, blockSize: bs,
+                             loraSlot: s.request.request.loraSlot, wantLogits: c.samples && pieceEnd == end)
+                start = pieceEnd
+            }
         }
         let logits = executor.execute(batch)
         scheduler.didRun(chunks)

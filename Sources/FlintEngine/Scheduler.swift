@@ -17,8 +17,9 @@ struct ScheduledChunk {
 /// prompt chunks, oldest first), then waiting sequences in arrival order while the token
 /// budget, the running-sequence limit and the free KV blocks allow. A prompt longer than
 /// the remaining budget is split into chunks (chunked prefill) that share passes with
-/// decodes. When a running sequence needs a block and none is free, the most recently
-/// admitted sequence is preempted: its blocks are released and it goes back to the front
+/// decodes; chunks always end on a piece boundary (`EngineSequence.pieceEnd`). When a
+/// running sequence needs a block and none is free, the most recently admitted sequence
+/// is preempted: its blocks are released and it goes back to the front
 /// of the queue, to be recomputed (its full blocks usually come back from the prefix cache).
 ///
 /// At most `maxLoRAs` distinct adapters (non-zero LoRA slots) run at once: a waiting
@@ -29,6 +30,9 @@ final class Scheduler {
     let blocks: BlockManager
     let maxRunning: Int
     let maxBatchedTokens: Int
+    /// Prompt piece length (`EngineSequence.pieceEnd`): a multiple of the block size, at
+    /// most `maxBatchedTokens` (else a piece could never run).
+    let piece: Int
     let maxLoRAs: Int
     static let maxLoRAPasses = 32
     /// Distinct non-zero slots among running and just-admitted sequences (a scratch list
@@ -41,11 +45,14 @@ final class Scheduler {
     private(set) var prefixQueryTokens = 0
     private(set) var prefixHitTokens = 0
 
-    init(blocks: BlockManager, maxRunning: Int, maxBatchedTokens: Int, maxLoRAs: Int = .max) {
-        precondition(maxRunning > 0 && maxBatchedTokens > 0 && maxLoRAs > 0)
+    init(blocks: BlockManager, maxRunning: Int, maxBatchedTokens: Int, piece: Int = 512, maxLoRAs: Int = .max) {
+        precondition(maxRunning > 0 && maxBatchedTokens > 0 && maxLoRAs > 0 && piece > 0)
         self.blocks = blocks
         self.maxRunning = maxRunning
         self.maxBatchedTokens = maxBatchedTokens
+        let bs = blocks.blockSize
+        let capped = min(piece, maxBatchedTokens)
+        self.piece = capped >= bs ? capped / bs * bs : capped
         self.maxLoRAs = maxLoRAs
     }
 
@@ -61,7 +68,11 @@ final class Scheduler {
         var i = 0
         running: while i < running.count && budget > 0 {
             let seq = running[i]
-            let count = min(seq.pendingCount, budget)
+            let count = seq.wholePieces(from: seq.computed, budget: budget, piece: piece)
+            if count == 0 {  // its next piece waits for a pass with room
+                i += 1
+                continue
+            }
             while !grow(seq, toTokens: seq.computed + count) {
                 let victim = running.removeLast()
                 preempt(victim)
@@ -111,9 +122,19 @@ final class Scheduler {
         // from the cache.
         var maxBlocks = (seq.tokens.count - 1) / bs
         if let limit = seq.request.request.promptCacheMaxLength { maxBlocks = min(maxBlocks, max(0, limit) / bs) }
-        let hits = blocks.lookup(tokens: seq.tokens, salt: seq.salt, chain: &seq.blockHashes, maxBlocks: maxBlocks)
+        var hits = blocks.lookup(tokens: seq.tokens, salt: seq.salt, chain: &seq.blockHashes, maxBlocks: maxBlocks)
+        // A preempted sequence resuming inside a prompt piece computes the piece's rest as a
+        // shorter piece, which rounds like the whole piece while it keeps 8 rows or more
+        // (GemmRowPlan); a shorter rest gives back one cached block so that the recomputed
+        // sequence continues exactly as before. (A first admission takes every hit: blocks
+        // another request computed need not round like this one's own pieces anyway.)
+        if seq.admittedOnce, hits.count * bs < seq.promptCount, (hits.count * bs) % piece != 0,
+           seq.pieceEnd(after: hits.count * bs, piece: piece) - hits.count * bs < 8 {
+            hits.removeLast()
+        }
         let hitTokens = hits.count * bs
-        let count = min(seq.tokens.count - hitTokens, budget)
+        let count = seq.wholePieces(from: hitTokens, budget: budget, piece: piece)
+        if count == 0 { return false }
         let fresh = blocks.blocksNeeded(forTokens: hitTokens + count) - hits.count
         guard blocks.freeCount - blocks.unreferencedCount(hits) >= fresh else { return false }
         blocks.acquire(hits)

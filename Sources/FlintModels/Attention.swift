@@ -29,17 +29,19 @@ struct PagedAttention {
         let window: Int32
         if case .slidingWindow(let w) = kind { window = Int32(w) } else { window = 0 }
         let maxPosition = Int(batch.positions.max() ?? 0)
-        let scores = context.attentionScores(maxPosition + 1)
-        batch.positions.withUnsafeBufferPointer { positions in
-            batch.rowSequence.withUnsafeBufferPointer { rowSequence in
-                batch.blockTables.withUnsafeBufferPointer { tables in
-                    batch.blockTableStart.withUnsafeBufferPointer { tableStart in
-                        var job = AttentionJob(
-                            q: q, qStride: heads * headDim, positions: positions.baseAddress!, rowSequence: rowSequence.baseAddress!,
-                            tables: tables.baseAddress!, tableStart: tableStart.baseAddress!, keys: kc, values: vc,
-                            blockSize: Int32(cache.blockSize), heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale,
-                            window: window, items: rows * heads, out: out, scores: scores)
-                        withUnsafeMutablePointer(to: &job) { context.pool.run(AttentionJob.task, UnsafeMutableRawPointer($0)) }
+        let scores = context.attentionScores(maxPosition + 1 + 64 * headDim)
+        batch.sequences.withUnsafeBufferPointer { sequences in
+            batch.positions.withUnsafeBufferPointer { positions in
+                batch.rowSequence.withUnsafeBufferPointer { rowSequence in
+                    batch.blockTables.withUnsafeBufferPointer { tables in
+                        batch.blockTableStart.withUnsafeBufferPointer { tableStart in
+                            var job = AttentionJob(
+                                q: q, qStride: heads * headDim, positions: positions.baseAddress!, sequences: sequences.baseAddress!, rowSequence: rowSequence.baseAddress!,
+                                tables: tables.baseAddress!, tableStart: tableStart.baseAddress!, keys: kc, values: vc,
+                                blockSize: Int32(cache.blockSize), heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale,
+                                window: window, items: rows * heads, out: out, scores: scores)
+                            withUnsafeMutablePointer(to: &job) { context.pool.run(AttentionJob.task, UnsafeMutableRawPointer($0)) }
+                        }
                     }
                 }
             }
@@ -52,6 +54,7 @@ private struct AttentionJob {
     let q: UnsafePointer<Float>
     let qStride: Int
     let positions: UnsafePointer<Int32>
+    let sequences: UnsafePointer<ForwardBatch.Sequence>
     let rowSequence: UnsafePointer<Int32>
     let tables: UnsafePointer<Int32>
     let tableStart: UnsafePointer<Int32>
@@ -73,8 +76,11 @@ private struct AttentionJob {
         // prompt, and striding keeps the threads evenly loaded.
         for item in stride(from: index, to: j.items, by: total) {
             let r = item / j.heads, h = item % j.heads
-            let table = j.tables + Int(j.tableStart[Int(j.rowSequence[r])])
-            flint_attention_paged(j.q, Int64(j.qStride), j.positions, Int64(r), Int64(r + 1),
+            let sequence = Int(j.rowSequence[r])
+            let table = j.tables + Int(j.tableStart[sequence])
+            // A sequence with several rows in the pass is a prompt chunk (attention.c).
+            let prompt: Int32 = j.sequences[sequence].count > 1 ? 1 : 0
+            flint_attention_paged(j.q, Int64(j.qStride), j.positions, Int64(r), Int64(r + 1), prompt,
                                   j.keys, j.values, table, j.blockSize,
                                   Int32(j.heads), Int32(j.kvHeads), Int32(j.headDim), j.scale, j.window,
                                   Int32(h), Int32(h + 1), j.out, Int64(j.qStride), j.scores[index])

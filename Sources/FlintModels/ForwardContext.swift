@@ -6,6 +6,8 @@ public final class ForwardContext: @unchecked Sendable {
     public let pool: ThreadPool
     /// Quantized activations for matmuls.
     public let quantized = QuantizedActivations()
+    /// The rows of the current pass that take llama.cpp's 4-row GEMM arithmetic (set by `plan`).
+    public let gemmRows = GemmRowPlan()
     /// Per-thread attention score rows, and their addresses for the attention job.
     let attentionScratch: [ScratchBuffer]
     let attentionScratchPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
@@ -24,6 +26,11 @@ public final class ForwardContext: @unchecked Sendable {
     func attentionScores(_ count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<Float>> {
         for (i, s) in attentionScratch.enumerated() { attentionScratchPointers[i] = s.floats(count) }
         return attentionScratchPointers
+    }
+
+    /// Prepares per-pass state that depends on the batch's layout; models call it first.
+    func plan(_ batch: ForwardBatch) {
+        gemmRows.update(rows: batch.tokenCount, chunks: batch.sequences.count) { batch.sequences[$0].count }
     }
 
     /// Scratch buffer number `i` (a model numbers its activations once).

@@ -57,6 +57,7 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
     }
 
     public func forward(_ batch: ForwardBatch, cache: KVCache, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
+        ctx.plan(batch)
         let c = config, n = batch.tokenCount, eps = c.rmsNormEpsilon, hd = c.headDim
         let d = c.hiddenSize, qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, f = c.feedForwardSize
         let a = Activations(rows: n, config: c, context: ctx)
@@ -91,7 +92,7 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
             norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h)
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
-            Ops.gatedActivation(.geglu, gate: gate, up: up, out: gate, count: n * f, pool: ctx.pool)
+            Ops.gatedActivation(.geglu, gate: gate, up: up, out: gate, rows: n, rowLength: f, pool: ctx.pool)
             b.down(gate, rows: n, out: h, context: ctx, lora: lora)
             norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h)
             Ops.add(x, h, count: n * d)

@@ -16,11 +16,12 @@ public struct Linear: Sendable {
     }
 
     /// `sameInput`: `x` is the input of the previous Linear call, unchanged (Q/K/V,
-    /// gate/up), so its quantized rows can be reused when the formats agree.
+    /// gate/up), so its quantized rows can be reused when the formats agree. `tokenRows`: the
+    /// rows are the pass's token rows, so the context's GemmRowPlan applies to them.
     public func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, out: UnsafeMutablePointer<Float>,
-                               context: ForwardContext, sameInput: Bool = false) {
+                               context: ForwardContext, sameInput: Bool = false, tokenRows: Bool = true) {
         Ops.matmul(weight, x, rows: rows, xStride: weight.columns, out: out, outStride: weight.rows,
-                   activations: context.quantized, reuseInput: sameInput, pool: context.pool)
+                   activations: context.quantized, reuseInput: sameInput, plan: tokenRows ? context.gemmRows : nil, pool: context.pool)
         if let bias {
             bias.withUnsafeBufferPointer { b in
                 for r in 0..<rows { Ops.add(out + r * weight.rows, b.baseAddress!, count: weight.rows) }

@@ -51,6 +51,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
     }
 
     public func forward(_ batch: ForwardBatch, cache: KVCache, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
+        ctx.plan(batch)
         let c = config, n = batch.tokenCount
         let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim, f = c.feedForwardSize
         let a = Activations(rows: n, config: c, context: ctx)
@@ -77,7 +78,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
             b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
-            Ops.gatedActivation(.swiglu, gate: gate, up: up, out: gate, count: n * f, pool: ctx.pool)
+            Ops.gatedActivation(.swiglu, gate: gate, up: up, out: gate, rows: n, rowLength: f, pool: ctx.pool)
             b.down(gate, rows: n, out: h, context: ctx, lora: lora)
             Ops.add(x, h, count: n * d)
         }

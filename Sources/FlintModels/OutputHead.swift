@@ -25,7 +25,7 @@ struct OutputHead {
             }
         }
         let out = ctx.buffer(21).floats(max(1, m) * vocab)
-        if m > 0 { projection(rows, rows: m, out: out, context: ctx) }
+        if m > 0 { projection(rows, rows: m, out: out, context: ctx, tokenRows: false) }
         return UnsafeBufferPointer(start: out, count: m * vocab)
     }
 }

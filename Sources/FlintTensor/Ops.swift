@@ -20,12 +20,12 @@ extension Ops {
         }
     }
 
-    /// out = silu(gate) * up, elementwise over `n` floats.
-    public static func swiglu(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count n: Int) {
-        for i in 0..<n {
-            let g = gate[i]
-            out[i] = g / (1 + expf(-g)) * up[i]
-        }
+    /// out = silu(gate) * up over `rows` rows of `rowLength` floats, with llama.cpp's exp
+    /// (ggml_v_expf, see flint_swiglu): the MLP's 8-bit activation quantization turns a
+    /// one-ulp difference here into a different rounding step now and then.
+    public static func swiglu(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                              rows: Int, rowLength: Int) {
+        flint_swiglu(gate, up, out, Int64(rows), Int64(rowLength))
     }
 
     /// out = gelu_tanh(gate) * up, elementwise over `n` floats. GELU is evaluated at
@@ -48,14 +48,14 @@ extension Ops {
         }
     }
 
-    /// The gated activation of an MLP, `swiglu` or `geglu`, with the elements split across
+    /// The gated activation of an MLP, `swiglu` or `geglu`, with the rows split across
     /// the pool's threads. Each element is computed the same way whatever the split, so
     /// results do not depend on the batch. Inputs smaller than one dispatch is worth (a
     /// decode row or a few) stay on the calling thread.
     public static func gatedActivation(_ kind: GatedActivation, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
-                                       out: UnsafeMutablePointer<Float>, count n: Int, pool: ThreadPool) {
-        var job = GatedActivationJob(kind: kind, gate: gate, up: up, out: out, count: n)
-        if n >= 16_384 {
+                                       out: UnsafeMutablePointer<Float>, rows: Int, rowLength: Int, pool: ThreadPool) {
+        var job = GatedActivationJob(kind: kind, gate: gate, up: up, out: out, rows: rows, rowLength: rowLength)
+        if rows > 1 && rows * rowLength >= 16_384 {
             withUnsafeMutablePointer(to: &job) { pool.run(GatedActivationJob.task, UnsafeMutableRawPointer($0)) }
         } else {
             GatedActivationJob.task(&job, 0, 1)
@@ -102,16 +102,19 @@ private struct GatedActivationJob {
     let gate: UnsafePointer<Float>
     let up: UnsafePointer<Float>
     let out: UnsafeMutablePointer<Float>
-    let count: Int
+    let rows: Int
+    let rowLength: Int
 
+    /// Splits whole rows: llama.cpp's SiLU treats a row's tail differently (flint_swiglu).
     static let task: PoolTask = { argument, index, total in
         let j = argument!.assumingMemoryBound(to: GatedActivationJob.self).pointee
-        let range = ThreadPool.chunk(j.count, index, total)
+        let range = ThreadPool.chunk(j.rows, index, total)
         if range.isEmpty { return }
-        let (g, u, o) = (j.gate + range.lowerBound, j.up + range.lowerBound, j.out + range.lowerBound)
+        let offset = range.lowerBound * j.rowLength
+        let (g, u, o) = (j.gate + offset, j.up + offset, j.out + offset)
         switch j.kind {
-        case .swiglu: Ops.swiglu(gate: g, up: u, out: o, count: range.count)
-        case .geglu: Ops.geglu(gate: g, up: u, out: o, count: range.count)
+        case .swiglu: Ops.swiglu(gate: g, up: u, out: o, rows: range.count, rowLength: j.rowLength)
+        case .geglu: Ops.geglu(gate: g, up: u, out: o, count: range.count * j.rowLength)
         }
     }
 }

@@ -89,14 +89,28 @@ private struct GemmJob {
     let m: Int
     let out: UnsafeMutablePointer<Float>
     let outStride: Int
+    /// Per activation row, its flint_row_flags; nil: every row in the one-row arithmetic.
+    let rowFlags: UnsafePointer<UInt8>?
 
     static let task: PoolTask = { argument, index, total in
         let j = argument!.assumingMemoryBound(to: GemmJob.self).pointee
         let groups = (j.rows + 15) / 16
         let g = ThreadPool.chunk(groups, index, total)
         let r0 = g.lowerBound * 16, r1 = min(j.rows, g.upperBound * 16)
-        if r0 < r1 {
+        if r0 >= r1 { return }
+        guard let flags = j.rowFlags else {
             flint_gemm(j.type, Int64(j.k), j.w, j.wStride, Int64(r0), Int64(r1), j.q, j.qStride, Int64(j.m), j.out, Int64(j.outStride))
+            return
+        }
+        // Runs of activation rows that take the same arithmetic, one call each.
+        var i = 0
+        while i < j.m {
+            let form = flint_gemm_form_for(j.type, UInt32(flags[i]))
+            var e = i + 1
+            while e < j.m && flint_gemm_form_for(j.type, UInt32(flags[e])) == form { e += 1 }
+            flint_gemm_form(j.type, form, Int64(j.k), j.w, j.wStride, Int64(r0), Int64(r1), j.q + i * j.qStride, j.qStride,
+                            Int64(e - i), j.out + i * j.outStride, Int64(j.outStride))
+            i = e
         }
     }
 }
@@ -106,16 +120,21 @@ extension Ops {
     /// `xStride` floats apart). Activations are quantized once per row into the
     /// weight type's dot-product format (or reused from the previous matmul on the same
     /// input when `reuseInput` is set), then the weight rows are split across the
-    /// pool's threads; every weight block is read once for all `m` rows.
+    /// pool's threads; every weight block is read once for all `m` rows. `plan` says
+    /// which of llama.cpp's batch arithmetics each row takes (flint_gemm_form).
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, rows m: Int, xStride: Int,
                               out: UnsafeMutablePointer<Float>, outStride: Int,
-                              activations: QuantizedActivations, reuseInput: Bool = false, pool: ThreadPool) {
+                              activations: QuantizedActivations, reuseInput: Bool = false,
+                              plan: GemmRowPlan? = nil, pool: ThreadPool) {
         let qType = w.type.vecDotType
         let qRowBytes = qType.rowBytes(w.columns)
         let k = w.columns
         let q = activations.rows(of: x, rows: m, columns: k, stride: xStride, as: qType, reuse: reuseInput, pool: pool)
-        var job = GemmJob(type: w.type.rawValue, k: k, w: w.data, wStride: w.rowStride, rows: w.rows, q: q, qStride: qRowBytes,
-                          m: m, out: out, outStride: outStride)
-        withUnsafeMutablePointer(to: &job) { pool.run(GemmJob.task, UnsafeMutableRawPointer($0)) }
+        let batchPlan = plan.flatMap { $0.hasBatchRows ? $0 : nil }
+        withExtendedLifetime(batchPlan) {
+            var job = GemmJob(type: w.type.rawValue, k: k, w: w.data, wStride: w.rowStride, rows: w.rows, q: q, qStride: qRowBytes,
+                              m: m, out: out, outStride: outStride, rowFlags: batchPlan.map { UnsafePointer($0.flags) })
+            withUnsafeMutablePointer(to: &job) { pool.run(GemmJob.task, UnsafeMutableRawPointer($0)) }
+        }
     }
 }

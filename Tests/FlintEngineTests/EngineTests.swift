@@ -21,12 +21,14 @@ final class EngineTests: XCTestCase {
         let bytes = kvTokens * m.model.config.layerCount * m.model.config.kvHeadCount * (m.model.config.headDim + m.model.config.valueDim) * 2
         return LLMEngine(model: m.model, tokenizer: m.tokenizer,
                          configuration: EngineConfiguration(threads: 2, kvCacheBytes: bytes, maxRunningSequences: maxRunning,
-                                                            maxBatchedTokens: maxBatched, maxWaitingRequests: maxWaiting))
+                                                            maxBatchedTokens: maxBatched, maxWaitingRequests: maxWaiting,
+                                                            promptPieceTokens: 32))
     }
 
     /// Greedy requests run together — mixed prompt lengths, prompts split into chunks that
     /// share passes with decodes, and a KV pool so small that sequences are preempted and
-    /// recomputed — produce exactly the tokens each produces alone.
+    /// recomputed — produce exactly the tokens each produces alone (same engine settings:
+    /// prompt pieces of 32 tokens, so the 92-token prompt spans three).
     private func checkBatchInvariance(_ name: String) async throws {
         let m = try LoadedModel(path: TestModels.path(name))
         let prompts = Self.texts.map { m.encodeRaw($0) }

@@ -6,14 +6,14 @@ import XCTest
 /// (same rounding sequence per score), over scattered KV blocks, GQA, causal rows and
 /// sliding windows.
 final class AttentionTests: XCTestCase {
-    private func run(headDim: Int, heads: Int, kvHeads: Int, positions: [Int32], window: Int32, scalar: Bool,
+    private func run(headDim: Int, heads: Int, kvHeads: Int, positions: [Int32], window: Int32, scalar: Bool, prompt: Bool,
                      q: [Float], k: [UInt16], v: [UInt16], table: [Int32], blockSize: Int32) -> [Float] {
         flint_attention_force_scalar(scalar ? 1 : 0)
         defer { flint_attention_force_scalar(0) }
         let qStride = heads * headDim
         var out = [Float](repeating: .nan, count: positions.count * qStride)
-        var scratch = [Float](repeating: 0, count: Int(positions.max()! + 1))
-        flint_attention_paged(q, Int64(qStride), positions, 0, Int64(positions.count), k, v, table, blockSize,
+        var scratch = [Float](repeating: 0, count: Int(positions.max()! + 1) + 64 * headDim)
+        flint_attention_paged(q, Int64(qStride), positions, 0, Int64(positions.count), prompt ? 1 : 0, k, v, table, blockSize,
                               Int32(heads), Int32(kvHeads), Int32(headDim), 1 / Float(headDim).squareRoot(), window,
                               0, Int32(heads), &out, Int64(qStride), &scratch)
         return out
@@ -24,6 +24,7 @@ final class AttentionTests: XCTestCase {
         func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
         for (headDim, heads, kvHeads) in [(64, 9, 3), (256, 4, 1), (64, 14, 2), (40, 2, 2)] {
             for window: Int32 in [0, 7] {
+              for prompt in [false, true] {
                 let blockSize: Int32 = 4, blocks = 20
                 let slots = Int(blockSize) * blocks
                 let k = (0..<(slots * kvHeads * headDim)).map { _ in flint_fp32_to_fp16(uniform() * 2) }
@@ -33,11 +34,12 @@ final class AttentionTests: XCTestCase {
                 let positions: [Int32] = [0, 1, 5, 8, 13, 29, 30, 31, 50, 70]
                 let q = (0..<(positions.count * heads * headDim)).map { _ in uniform() * 3 }
                 let a = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, scalar: true,
-                            q: q, k: k, v: v, table: table, blockSize: blockSize)
+                            prompt: prompt, q: q, k: k, v: v, table: table, blockSize: blockSize)
                 let b = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, scalar: false,
-                            q: q, k: k, v: v, table: table, blockSize: blockSize)
+                            prompt: prompt, q: q, k: k, v: v, table: table, blockSize: blockSize)
                 XCTAssertFalse(a.contains { $0.isNaN })
-                XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "head dim \(headDim), window \(window)")
+                XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "head dim \(headDim), window \(window), prompt \(prompt)")
+              }
             }
         }
     }
@@ -49,7 +51,7 @@ final class AttentionTests: XCTestCase {
         let k = [UInt16](repeating: flint_fp32_to_fp16(0.5), count: headDim)
         let q = [Float](repeating: 1, count: headDim)
         let out = run(headDim: headDim, heads: 1, kvHeads: 1, positions: [0], window: 0, scalar: false,
-                      q: q, k: k, v: v, table: [0], blockSize: 16)
+                      prompt: false, q: q, k: k, v: v, table: [0], blockSize: 16)
         XCTAssertEqual(out, v.map { flint_fp16_to_fp32($0) })
     }
 }

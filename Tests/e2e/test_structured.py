@@ -84,6 +84,7 @@ SCHEMAS = {
     "tuple-like array": {"type": "array", "prefixItems": [{"type": "string", "maxLength": 6}, {"type": "integer"}],
                          "items": False, "minItems": 2},
 }
+UNBOUNDED_SCHEMAS = {"recursive tree"}
 FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
@@ -106,10 +107,19 @@ def test_json_schemas_always_validate(model_servers, model):
 
     def run(item):
         name, schema = item
-        body = {"model": model, "temperature": 1.0, "max_tokens": 400, "seed": 7,
-                "messages": [{"role": "user", "content": f"Reply with a JSON value for '{name}'."}],
-                "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": schema, "strict": True}}}
-        return name, schema, _chat(base, body)["choices"][0]
+        # A recursive schema has documents of any size, and a sampled tree that keeps
+        # branching runs into max_tokens with a valid but unfinished prefix. Such a schema
+        # gets more tokens and further seeds until a document finishes; each finished one
+        # must validate like any other.
+        seeds = range(7, 12) if name in UNBOUNDED_SCHEMAS else [7]
+        for seed in seeds:
+            body = {"model": model, "temperature": 1.0, "max_tokens": 400 if len(seeds) == 1 else 1500, "seed": seed,
+                    "messages": [{"role": "user", "content": f"Reply with a JSON value for '{name}'."}],
+                    "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": schema, "strict": True}}}
+            choice = _chat(base, body)["choices"][0]
+            if choice["finish_reason"] == "stop":
+                break
+        return name, schema, choice
 
     failures = []
     for name, schema, choice in _parallel(run, list(SCHEMAS.items())):

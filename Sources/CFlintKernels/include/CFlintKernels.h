@@ -1,4 +1,5 @@
 // Umbrella header of the CFlintKernels module.
 #include "flint_kernels.h"
 #include "flint_attention.h"
+#include "flint_activation.h"
 #include "flint_cpu.h"

@@ -20,14 +20,17 @@ void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 /// - q: query rows, row r at q + r*q_stride, holding n_head heads of `head_dim` floats.
 /// - q_pos: position of each query row; row r attends to key positions j with
 ///   j <= q_pos[r] and, when window > 0, q_pos[r] - j < window.
+/// - prompt: 1 when the rows' sequence has several query rows in this forward pass (a
+///   prompt chunk), 0 for one row (decoding). It selects which of llama.cpp's two
+///   arithmetics the dot products follow (attention.c); both are exact per row.
 /// - k_cache/v_cache: the KV pool of one layer, slot s at s*n_kv_head*head_dim halves.
 /// - block_table: physical block of each logical block; key position j lives in slot
 ///   block_table[j / block_size] * block_size + j % block_size.
 /// - Computes heads [head_begin, head_end) of rows [row_begin, row_end) into
-///   out + r*out_stride; `scratch` must hold (max q_pos + 1) floats.
-/// Scores are scaled by `scale`, then softmaxed in f32; V is accumulated in f32.
+///   out + r*out_stride; `scratch` must hold (max q_pos + 1) + 64 * head_dim floats.
+/// Queries and probabilities are rounded to F16; scores, softmax and V sums are f32.
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
-                           int64_t row_begin, int64_t row_end,
+                           int64_t row_begin, int64_t row_end, int32_t prompt,
                            const uint16_t *k_cache, const uint16_t *v_cache,
                            const int32_t *block_table, int32_t block_size,
                            int32_t n_head, int32_t n_kv_head, int32_t head_dim,

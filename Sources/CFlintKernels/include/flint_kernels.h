@@ -64,6 +64,29 @@ void flint_gemm(int type, int64_t k,
                 const void *x, size_t x_stride, int64_t m,
                 float *y, int64_t ldy);
 
+/// The arithmetics llama.cpp's CPU backend uses for a weight matrix times a batch of rows.
+/// Which one a row gets depends on the batch: rows in whole groups of four go through the
+/// repacked 4-row GEMM (Q4_K), batches of 8 rows or more through the tiled K-quant GEMM
+/// (Q6_K), the others through the one-row dot product that flint_gemm follows.
+enum flint_gemm_form {
+    FLINT_GEMM_ROW = 0,
+    FLINT_GEMM_GROUP4 = 1,
+    FLINT_GEMM_TILED = 2,
+};
+/// Flags describing a row's place in its batch (see flint_gemm_form_for).
+enum flint_row_flags {
+    FLINT_ROW_IN_GROUP4 = 1,  // among the first count - count % 4 rows of its chunk
+    FLINT_ROW_IN_8_PLUS = 2,  // its chunk has 8 rows or more
+};
+/// The form llama.cpp would use for weights of `type` and a row with `row_flags`;
+/// FLINT_GEMM_ROW wherever the other forms round like it.
+int flint_gemm_form_for(int type, unsigned row_flags);
+/// flint_gemm in the given form (a form that does not apply to `type` is FLINT_GEMM_ROW).
+void flint_gemm_form(int type, int form, int64_t k,
+                     const void *w, size_t w_stride, int64_t r0, int64_t r1,
+                     const void *x, size_t x_stride, int64_t m,
+                     float *y, int64_t ldy);
+
 /// y[0..<n] += Σ_j u[j] · Bt[j][0..<n]: the expand step of a LoRA update, with Bt (`rank`
 /// rows of `n` elements, `bt_stride` bytes apart) in Q8_0; n must be a multiple of 32.
 /// The result depends only on u, Bt and y (no batch, no thread count).

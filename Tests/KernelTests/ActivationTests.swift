@@ -1,0 +1,38 @@
+import CFlintKernels
+import FlintTestSupport
+import Foundation
+import XCTest
+
+/// flint_swiglu: the AVX-512 path gives the scalar reference's bits (ggml_v_expf in both),
+/// row tails past the last multiple of 16 take libm's exp, and the values are SiLU's.
+final class ActivationTests: XCTestCase {
+    private func swiglu(_ gate: [Float], _ up: [Float], rows: Int, scalar: Bool) -> [Float] {
+        flint_activation_force_scalar(scalar ? 1 : 0)
+        defer { flint_activation_force_scalar(0) }
+        var out = [Float](repeating: .nan, count: gate.count)
+        flint_swiglu(gate, up, &out, Int64(rows), Int64(gate.count / rows))
+        return out
+    }
+
+    func testVectorPathMatchesScalarBitwiseAndSiLU() {
+        var rng = SplitMix64(seed: 3)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+        for (rows, length) in [(1, 1536), (3, 37), (2, 16), (4, 5)] {
+            var gate = (0..<(rows * length)).map { _ in uniform() * 12 }
+            gate[0] = -100  // exp(100) overflows: silu -> -0
+            if gate.count > 1 { gate[1] = 95 }
+            let up = (0..<(rows * length)).map { _ in uniform() }
+            let a = swiglu(gate, up, rows: rows, scalar: true)
+            let b = swiglu(gate, up, rows: rows, scalar: false)
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "rows \(rows) length \(length)")
+            for i in 0..<gate.count {
+                let expected = Double(gate[i]) / (1 + exp(-Double(gate[i]))) * Double(up[i])
+                XCTAssertEqual(Double(a[i]), expected, accuracy: 1e-6 * max(1, abs(expected)), "element \(i)")
+                let tail = i % length >= length - length % 16
+                if tail {  // libm tail, exactly ggml_silu_f32
+                    XCTAssertEqual(a[i], gate[i] / (1 + expf(-gate[i])) * up[i])
+                }
+            }
+        }
+    }
+}
