@@ -189,14 +189,15 @@ FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *con
     static void NAME##_zkgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,           \
                               const uint8_t *X, float *y) {                                               \
         const block_q8_K *xb = (const block_q8_K *)X;                                                     \
+        const size_t ahead = fl_pf_ahead(ws);                                                             \
         for (int64_t r = r0; r < r4; r += 4) {                                                            \
             const WB *w0 = (const WB *)(W + (size_t)r * ws), *w1 = (const WB *)((const uint8_t *)w0 + ws), \
                      *w2 = (const WB *)((const uint8_t *)w1 + ws), *w3 = (const WB *)((const uint8_t *)w2 + ws); \
             __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();                                  \
             for (int64_t b = 0; b < nb; b++) {                                                            \
                 const block_q8_K *xp = &xb[b];                                                            \
-                if (FL_ZK_PF) { /* next 4-row group, same block */                                        \
-                    const char *pf = (const char *)&w0[b] + 4 * ws;                                       \
+                if (FL_ZK_PF) { /* a few KB ahead (fl_pf_ahead), same block */                                        \
+                    const char *pf = (const char *)&w0[b] + ahead;                                       \
                     for (int q_ = 0; q_ < 4; q_++)                                                        \
                         for (size_t o_ = 0; o_ < sizeof(WB); o_ += 64) _mm_prefetch(pf + q_ * ws + o_, _MM_HINT_T0); \
                 }                                                                                         \
