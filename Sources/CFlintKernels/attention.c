@@ -12,10 +12,18 @@ void flint_store_f16(uint16_t *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = fl_f2h(src[i]);
 }
 
-static inline const uint16_t *slot_ptr(const uint16_t *cache, const int32_t *block_table, int32_t block_size,
-                                       int32_t j, int64_t slot_elems) {
-    int64_t slot = (int64_t)block_table[j / block_size] * block_size + j % block_size;
-    return cache + slot * slot_elems;
+// Slot of every key position first..last (block-table lookups done once per query row).
+static void fill_slots(int32_t *slots, const int32_t *block_table, int32_t block_size, int32_t first, int32_t last) {
+    for (int32_t j = first; j <= last;) {
+        const int32_t b = j / block_size, base = block_table[b] * block_size;
+        const int32_t end = (b + 1) * block_size - 1 < last ? (b + 1) * block_size - 1 : last;
+        for (; j <= end; j++) slots[j] = base + j % block_size;
+    }
+}
+
+static inline const uint16_t *key_ptr(const uint16_t *cache, const int32_t *slots, int32_t j, int64_t slot_elems,
+                                      int64_t head_offset) {
+    return cache + (int64_t)slots[j] * slot_elems + head_offset;
 }
 
 // ---- The arithmetic: that of llama.cpp's CPU attention (the non-flash path, F16 cache), so
@@ -66,11 +74,11 @@ static float dot_prompt_scalar(const float *q, const uint16_t *k, int32_t n) {
     return r16(s);
 }
 
-static void scores_scalar(const float *q, const uint16_t *k_cache, const int32_t *block_table, int32_t block_size,
-                          int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim,
-                          float scale, int prompt, float *scratch) {
+static void scores_scalar(const float *q, const uint16_t *k_cache, const int32_t *slots, int64_t slot_elems,
+                          int64_t head_offset, int32_t first, int32_t last, int32_t head_dim, float scale, int prompt,
+                          float *scratch) {
     for (int32_t j = first; j <= last; j++) {
-        const uint16_t *kj = slot_ptr(k_cache, block_table, block_size, j, slot_elems) + head_offset;
+        const uint16_t *kj = key_ptr(k_cache, slots, j, slot_elems, head_offset);
         scratch[j] = (prompt ? dot_prompt_scalar(q, kj, head_dim) : dot_one_row_scalar(q, kj, head_dim)) * scale;
     }
 }
@@ -94,22 +102,48 @@ static double softmax_scalar(float *x, int32_t first, int32_t last) {
 
 // KQV: acc holds `lanes` accumulators of head_dim floats; key j goes to accumulator j % lanes.
 static void kqv_accumulate_scalar(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache,
-                                  const int32_t *block_table, int32_t block_size, int64_t slot_elems,
-                                  int64_t head_offset, int32_t first, int32_t last, int32_t head_dim) {
+                                  const int32_t *slots, int64_t slot_elems, int64_t head_offset, int32_t first,
+                                  int32_t last, int32_t head_dim) {
     for (int32_t j = first; j <= last; j++) {
-        const uint16_t *vj = slot_ptr(v_cache, block_table, block_size, j, slot_elems) + head_offset;
+        const uint16_t *vj = key_ptr(v_cache, slots, j, slot_elems, head_offset);
         float *a = acc + (int64_t)(j % lanes) * head_dim;
         for (int32_t d = 0; d < head_dim; d++) a[d] = fmaf(fl_h2f(vj[d]), w[j], a[d]);
     }
 }
 
-typedef void (*scores_fn)(const float *q, const uint16_t *k_cache, const int32_t *block_table, int32_t block_size,
-                          int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim,
-                          float scale, int prompt, float *scratch);
+typedef void (*scores_fn)(const float *q, const uint16_t *k_cache, const int32_t *slots, int64_t slot_elems,
+                          int64_t head_offset, int32_t first, int32_t last, int32_t head_dim, float scale, int prompt,
+                          float *scratch);
 typedef double (*softmax_fn)(float *x, int32_t first, int32_t last);
-typedef void (*kqv_fn)(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache, const int32_t *block_table,
-                       int32_t block_size, int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
-                       int32_t head_dim);
+typedef void (*kqv_fn)(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                       int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim);
+// The prompt form of KQV (16 lanes) with the finish: writes the head's output; 0 = not handled.
+typedef int (*kqv_prompt_fn)(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                             int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim);
+typedef void (*finish_fn)(float *acc, int32_t lanes, int32_t head_dim, float *out);
+typedef void (*round_fn)(float *dst, const float *src, float scale, int32_t n);
+
+// dst[i] = src[i] * scale rounded to F16 and back (llama.cpp's F16 operands).
+static void round_f16_scalar(float *dst, const float *src, float scale, int32_t n) {
+    for (int32_t i = 0; i < n; i++) dst[i] = fl_h2f(fl_f2h(src[i] * scale));
+}
+
+// The R16 reduction of `lanes` accumulators (16 or 64, see above), element-wise over head_dim.
+static void kqv_finish_scalar(float *acc, int32_t lanes, int32_t head_dim, float *out) {
+    if (lanes == 64)  // the one-row kernel's four 16-lane vectors: 0 + 2, 1 + 3, then together
+        for (int32_t l = 0; l < 16; l++)
+            for (int32_t d = 0; d < head_dim; d++) {
+                float *a = acc + (int64_t)l * head_dim;
+                const float *b = a + 16 * head_dim, *c = a + 32 * head_dim, *e = a + 48 * head_dim;
+                a[d] = (a[d] + c[d]) + (b[d] + e[d]);
+            }
+    for (int32_t l = 0; l < 8; l++)
+        for (int32_t d = 0; d < head_dim; d++) acc[l * head_dim + d] = acc[l * head_dim + d] + acc[(l + 8) * head_dim + d];
+    for (int32_t l = 0; l < 4; l++)
+        for (int32_t d = 0; d < head_dim; d++) acc[l * head_dim + d] = acc[l * head_dim + d] + acc[(l + 4) * head_dim + d];
+    for (int32_t d = 0; d < head_dim; d++)
+        out[d] = (acc[d] + acc[2 * head_dim + d]) + (acc[head_dim + d] + acc[3 * head_dim + d]);
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -145,11 +179,11 @@ FL_AVX512 static float dot_prompt_avx512(const float *q, const uint16_t *k, int3
     return r16_zmm(s);
 }
 
-FL_AVX512 static void scores_avx512(const float *q, const uint16_t *k_cache, const int32_t *block_table,
-                                    int32_t block_size, int64_t slot_elems, int64_t head_offset, int32_t first,
-                                    int32_t last, int32_t head_dim, float scale, int prompt, float *scratch) {
+FL_AVX512 static void scores_avx512(const float *q, const uint16_t *k_cache, const int32_t *slots, int64_t slot_elems,
+                                    int64_t head_offset, int32_t first, int32_t last, int32_t head_dim, float scale,
+                                    int prompt, float *scratch) {
     for (int32_t j = first; j <= last; j++) {
-        const uint16_t *kj = slot_ptr(k_cache, block_table, block_size, j, slot_elems) + head_offset;
+        const uint16_t *kj = key_ptr(k_cache, slots, j, slot_elems, head_offset);
         scratch[j] = (prompt ? dot_prompt_avx512(q, kj, head_dim) : dot_one_row_avx512(q, kj, head_dim)) * scale;
     }
 }
@@ -175,19 +209,86 @@ FL_AVX512 static double softmax_avx512(float *x, int32_t first, int32_t last) {
 }
 
 FL_AVX512 static void kqv_accumulate_avx512(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache,
-                                            const int32_t *block_table, int32_t block_size, int64_t slot_elems,
-                                            int64_t head_offset, int32_t first, int32_t last, int32_t head_dim) {
+                                            const int32_t *slots, int64_t slot_elems, int64_t head_offset,
+                                            int32_t first, int32_t last, int32_t head_dim) {
     if (head_dim & 15) {
-        kqv_accumulate_scalar(acc, lanes, w, v_cache, block_table, block_size, slot_elems, head_offset, first, last,
-                              head_dim);
+        kqv_accumulate_scalar(acc, lanes, w, v_cache, slots, slot_elems, head_offset, first, last, head_dim);
         return;
     }
     for (int32_t j = first; j <= last; j++) {
-        const uint16_t *vj = slot_ptr(v_cache, block_table, block_size, j, slot_elems) + head_offset;
+        const uint16_t *vj = key_ptr(v_cache, slots, j, slot_elems, head_offset);
         float *a = acc + (int64_t)(j % lanes) * head_dim;
         const __m512 wv = _mm512_set1_ps(w[j]);
         for (int32_t d = 0; d < head_dim; d += 16)
             _mm512_storeu_ps(a + d, _mm512_fmadd_ps(ld16(vj + d), wv, _mm512_loadu_ps(a + d)));
+    }
+}
+
+// The prompt KQV with the 16 lane accumulators of 16 head dimensions in registers: keys in
+// aligned groups of 16 (key j to lane j % 16), keys of a group outside first..last as a zero
+// value row with weight 0, which adds +0 (an accumulator is never -0: it starts at +0, and
+// fma rounds an exact zero sum to +0). Then kqv_finish's additions. Same bits as
+// kqv_accumulate + kqv_finish with 16 lanes.
+FL_AVX512 static int kqv_prompt_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                                       int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
+                                       int32_t head_dim) {
+    static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
+    // Each pass over the keys reads 32 bytes of every value row; past 128 dimensions the
+    // rows' other bytes leave L1 before their pass comes, and the in-memory accumulators of
+    // kqv_accumulate win (measured with Gemma 3's 256).
+    if (head_dim & 15 || head_dim > 128) return 0;
+    const int32_t g0 = first & ~15;
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 t[16];
+        for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
+        for (int32_t g = g0; g <= last; g += 16) {
+            if (g >= first && g + 15 <= last) {
+                for (int l = 0; l < 16; l++)
+                    t[l] = _mm512_fmadd_ps(ld16(key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
+                                           _mm512_set1_ps(w[g + l]), t[l]);
+            } else {
+                for (int l = 0; l < 16; l++) {
+                    const int32_t j = g + l;
+                    const int in = j >= first && j <= last;
+                    const uint16_t *vj = in ? key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
+                    t[l] = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), t[l]);
+                }
+            }
+        }
+        for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
+        for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3])));
+    }
+    return 1;
+}
+
+FL_AVX512 static void round_f16_avx512(float *dst, const float *src, float scale, int32_t n) {
+    const __m512 sv = _mm512_set1_ps(scale);
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(_mm512_loadu_ps(src + i), sv),
+                                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    round_f16_scalar(dst + i, src + i, scale, n - i);
+}
+
+// kqv_finish_scalar's additions, 16 head dimensions at a time.
+FL_AVX512 static void kqv_finish_avx512(float *acc, int32_t lanes, int32_t head_dim, float *out) {
+    if (head_dim & 15) {
+        kqv_finish_scalar(acc, lanes, head_dim, out);
+        return;
+    }
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 t[16];
+        const float *a = acc + d;
+        if (lanes == 64)
+            for (int l = 0; l < 16; l++)
+                t[l] = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(a + (int64_t)l * head_dim), _mm512_loadu_ps(a + (int64_t)(l + 32) * head_dim)),
+                                     _mm512_add_ps(_mm512_loadu_ps(a + (int64_t)(l + 16) * head_dim), _mm512_loadu_ps(a + (int64_t)(l + 48) * head_dim)));
+        else
+            for (int l = 0; l < 16; l++) t[l] = _mm512_loadu_ps(a + (int64_t)l * head_dim);
+        for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
+        for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3])));
     }
 }
 #endif
@@ -195,11 +296,17 @@ FL_AVX512 static void kqv_accumulate_avx512(float *acc, int32_t lanes, const flo
 static scores_fn attn_scores = scores_scalar, best_scores = scores_scalar;
 static softmax_fn attn_softmax = softmax_scalar, best_softmax = softmax_scalar;
 static kqv_fn attn_kqv = kqv_accumulate_scalar, best_kqv = kqv_accumulate_scalar;
+static finish_fn attn_finish = kqv_finish_scalar, best_finish = kqv_finish_scalar;
+static round_fn attn_round = round_f16_scalar, best_round = round_f16_scalar;
+static kqv_prompt_fn attn_kqv_prompt = NULL, best_kqv_prompt = NULL;
 
 void flint_attention_force_scalar(int on) {
     attn_scores = on ? scores_scalar : best_scores;
     attn_softmax = on ? softmax_scalar : best_softmax;
     attn_kqv = on ? kqv_accumulate_scalar : best_kqv;
+    attn_finish = on ? kqv_finish_scalar : best_finish;
+    attn_round = on ? round_f16_scalar : best_round;
+    attn_kqv_prompt = on ? NULL : best_kqv_prompt;
 }
 
 __attribute__((constructor)) static void flint_attention_init(void) {
@@ -210,26 +317,13 @@ __attribute__((constructor)) static void flint_attention_init(void) {
         attn_scores = best_scores = scores_avx512;
         attn_softmax = best_softmax = softmax_avx512;
         attn_kqv = best_kqv = kqv_accumulate_avx512;
+        attn_finish = best_finish = kqv_finish_avx512;
+        attn_round = best_round = round_f16_avx512;
+        attn_kqv_prompt = best_kqv_prompt = kqv_prompt_avx512;
     }
 #endif
 }
 
-// The R16 reduction of `lanes` accumulators (16 or 64, see above), element-wise over head_dim.
-static void kqv_finish(float *acc, int32_t lanes, int32_t head_dim, float *out) {
-    if (lanes == 64)  // the one-row kernel's four 16-lane vectors: 0 + 2, 1 + 3, then together
-        for (int32_t l = 0; l < 16; l++)
-            for (int32_t d = 0; d < head_dim; d++) {
-                float *a = acc + (int64_t)l * head_dim;
-                const float *b = a + 16 * head_dim, *c = a + 32 * head_dim, *e = a + 48 * head_dim;
-                a[d] = (a[d] + c[d]) + (b[d] + e[d]);
-            }
-    for (int32_t l = 0; l < 8; l++)
-        for (int32_t d = 0; d < head_dim; d++) acc[l * head_dim + d] = acc[l * head_dim + d] + acc[(l + 8) * head_dim + d];
-    for (int32_t l = 0; l < 4; l++)
-        for (int32_t d = 0; d < head_dim; d++) acc[l * head_dim + d] = acc[l * head_dim + d] + acc[(l + 4) * head_dim + d];
-    for (int32_t d = 0; d < head_dim; d++)
-        out[d] = (acc[d] + acc[2 * head_dim + d]) + (acc[head_dim + d] + acc[3 * head_dim + d]);
-}
 
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
                            int64_t row_begin, int64_t row_end, int32_t prompt,
@@ -247,30 +341,32 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
         const int32_t pos = q_pos[r];
         int32_t first = 0;
         if (window > 0 && pos - window + 1 > 0) first = pos - window + 1;
-        float *acc = scratch + pos + 1;
+        // scratch: scores [0, pos], key slots [pos + 1, 2 pos + 1], then the KQV accumulators
+        int32_t *slots = (int32_t *)(scratch + pos + 1);
+        float *acc = scratch + 2 * (pos + 1);
+        fill_slots(slots, block_table, block_size, first, pos);
         for (int32_t h = head_begin; h < head_end; h++) {
-            const float *qsrc = q + r * q_stride + (int64_t)h * head_dim;
-            for (int32_t d = 0; d < head_dim; d++) qh[d] = fl_h2f(fl_f2h(qsrc[d]));
-            const int32_t kvh = h / group;
-            const int64_t head_offset = (int64_t)kvh * head_dim;
-            attn_scores(qh, k_cache, block_table, block_size, slot_elems, head_offset, first, pos, head_dim, scale,
-                        prompt, scratch);
+            attn_round(qh, q + r * q_stride + (int64_t)h * head_dim, 1.0f, head_dim);
+            const int64_t head_offset = (int64_t)(h / group) * head_dim;
+            attn_scores(qh, k_cache, slots, slot_elems, head_offset, first, pos, head_dim, scale, prompt, scratch);
             const float inv = (float)(1.0 / attn_softmax(scratch, first, pos));
-            for (int32_t j = first; j <= pos; j++) scratch[j] = fl_h2f(fl_f2h(scratch[j] * inv));
+            attn_round(scratch + first, scratch + first, inv, pos + 1 - first);
+            float *oh = out + r * out_stride + (int64_t)h * head_dim;
+            if (prompt && attn_kqv_prompt &&
+                attn_kqv_prompt(oh, scratch, v_cache, slots, slot_elems, head_offset, first, pos, head_dim))
+                continue;
             // The one-row kernel sums keys past the last multiple of 64 of the padded length
             // one by one in double.
             const int32_t n_kv = (pos + GGML_KV_PAD) / GGML_KV_PAD * GGML_KV_PAD;
             const int32_t split = prompt ? pos + 1 : (n_kv & ~63) < pos + 1 ? (n_kv & ~63) : pos + 1;
             memset(acc, 0, sizeof(float) * (size_t)lanes * (size_t)head_dim);
-            float *oh = out + r * out_stride + (int64_t)h * head_dim;
             if (first < split)
-                attn_kqv(acc, lanes, scratch, v_cache, block_table, block_size, slot_elems, head_offset, first,
-                         split - 1, head_dim);
-            kqv_finish(acc, lanes, head_dim, oh);
+                attn_kqv(acc, lanes, scratch, v_cache, slots, slot_elems, head_offset, first, split - 1, head_dim);
+            attn_finish(acc, lanes, head_dim, oh);
             for (int32_t d = 0; split <= pos && d < head_dim; d++) {
                 double s = oh[d];
                 for (int32_t j = split > first ? split : first; j <= pos; j++)
-                    s += (double)(fl_h2f(slot_ptr(v_cache, block_table, block_size, j, slot_elems)[head_offset + d]) * scratch[j]);
+                    s += (double)(fl_h2f(key_ptr(v_cache, slots, j, slot_elems, head_offset)[d]) * scratch[j]);
                 oh[d] = (float)s;
             }
         }

@@ -89,23 +89,36 @@ FL_INLINE void zk4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x,
 }
 
 // q4_K_gemm4_step's arithmetic (simd_impl.h) on both rows of the pair: the accumulators are
-// updated after each pair of sub-blocks.
+// updated after each pair of sub-blocks. The four pairs' integer sums are reduced together
+// (integer addition in any order is exact) into C: lanes 0-3 the sums S_p of row a, 4-7 its
+// negated min sums -M_p, 8-15 the same for row c; then for p = 0..3 in order the lanes of
+// pair p are moved to lanes 0, 1, 8, 9 and fused into the accumulators as q4_K_gemm4_step does.
 FL_INLINE void zk4_gemm4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x, __m512 *acc) {
+    const __m512i to_c = _mm512_setr_epi32(0, 1, 2, 3, 16, 18, 20, 22, 8, 9, 10, 11, 24, 26, 28, 30);
     for (int i = 0; i < nm; i++) {
-        const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->mins);
-        const __m512 scale = _mm512_mul_ps(w->dd, _mm512_set1_ps(x[i]->d));
+        __m512i s[4];
         for (int p = 0; p < 4; p++) {
-            __m512i sumi = _mm512_setzero_si512();
+            s[p] = _mm512_setzero_si512();
             for (int j = 2 * p; j < 2 * p + 2; j++) {
                 const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
-                sumi = zk_dpwssd(sumi, _mm512_maddubs_epi16(w->q[j], y), w->sc[j]);
+                s[p] = zk_dpwssd(s[p], _mm512_maddubs_epi16(w->q[j], y), w->sc[j]);
             }
-            const __m512i pmp = _mm512_maskz_mov_epi32((__mmask16)(0x0303u << (2 * p)), pm);
-            __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(sumi, pmp), _mm512_unpackhi_epi32(sumi, pmp));
-            t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4E));
-            t = _mm512_add_epi32(t, _mm512_shuffle_i32x4(t, t, 0xB1));
-            t = _mm512_mask_sub_epi32(t, 0x0202, _mm512_setzero_si512(), t);
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), scale, acc[i]);
+        }
+        // per 128-bit lane: [s0, s1, s2, s3] each summed over the lane's 4 values
+        const __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[0], s[1]), _mm512_unpackhi_epi32(s[0], s[1]));
+        const __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[2], s[3]), _mm512_unpackhi_epi32(s[2], s[3]));
+        __m512i r = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+        r = _mm512_add_epi32(r, _mm512_shuffle_i32x4(r, r, 0xB1));  // lanes 0-3: row a, 8-11: row c
+        // min terms: pm lane 2p + 2p+1 of each row is M_p
+        const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->mins);
+        const __m512i m = _mm512_add_epi32(pm, _mm512_shuffle_epi32(pm, (_MM_PERM_ENUM)0xB1));
+        __m512i c = _mm512_permutex2var_epi32(r, to_c, m);
+        c = _mm512_mask_sub_epi32(c, 0xF0F0, _mm512_setzero_si512(), c);
+        const __m512 f = _mm512_cvtepi32_ps(c);
+        const __m512 scale = _mm512_mul_ps(w->dd, _mm512_set1_ps(x[i]->d));
+        for (int p = 0; p < 4; p++) {
+            const __m512i idx = _mm512_setr_epi32(p, 4 + p, 0, 0, 0, 0, 0, 0, 8 + p, 12 + p, 0, 0, 0, 0, 0, 0);
+            acc[i] = _mm512_fmadd_ps(_mm512_maskz_permutexvar_ps(0x0303, idx, f), scale, acc[i]);
         }
     }
 }

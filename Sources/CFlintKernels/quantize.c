@@ -278,7 +278,7 @@ void flint_quantize_row(int type, const float *src, void *dst, int64_t n) {
     case FLINT_TYPE_Q4_K: q_q4_K(src, dst, nb); break;
     case FLINT_TYPE_Q5_K: q_q5_K(src, dst, nb); break;
     case FLINT_TYPE_Q6_K: q_q6_K(src, dst, nb); break;
-    case FLINT_TYPE_Q8_K: q_q8_K(src, dst, nb); break;
+    case FLINT_TYPE_Q8_K: use_simd_quantizers() ? fl_quantize_q8_K_avx2(src, dst, nb) : q_q8_K(src, dst, nb); break;
     default: break;
     }
 }

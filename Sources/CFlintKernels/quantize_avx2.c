@@ -1,8 +1,9 @@
-// AVX2 activation quantizers for Q8_0 / Q8_1. Same results as the scalar ones in
+// AVX2 activation quantizers for Q8_0 / Q8_1 / Q8_K. Same results as the scalar ones in
 // quantize.c, byte for byte: the block maximum is order independent, and
 // _mm256_round_ps to nearest is nearbyintf in the default rounding mode.
 #include "blocks.h"
 #include "quantize_simd.h"
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -57,6 +58,49 @@ FL_AVX2 void fl_quantize_q8_1_avx2(const float *x, block_q8_1 *y, int64_t nb) {
     }
 }
 
+// Q8_K (the K-quants' activations), as q_q8_K: the first element of largest magnitude sets
+// the sign of the scale, values are rounded to nearest even, and bsums are per 16 values.
+FL_AVX2 void fl_quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t nb) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < nb; b++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int c = 0; c < QK_K; c += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + c)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        if (amax == 0.f) {
+            memset(&y[b], 0, sizeof(y[b]));
+            continue;
+        }
+        float max = 0.f;
+        const __m256 av = _mm256_set1_ps(amax);
+        for (int c = 0; c < QK_K; c += 8) {
+            const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + c)), av, _CMP_EQ_OQ));
+            if (hit) { max = x[c + __builtin_ctz((unsigned)hit)]; break; }
+        }
+        const float iscale = -127.f / max;
+        const __m256 is = _mm256_set1_ps(iscale);
+        for (int c = 0; c < QK_K; c += 32) {
+            __m256i i[4];
+            for (int k = 0; k < 4; k++)
+                i[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + c + 8 * k)),
+                                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            for (int g = 0; g < 2; g++) {  // the values are within +-127: no clamping or saturation happens
+                const __m256i s = _mm256_add_epi32(i[2 * g], i[2 * g + 1]);
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+                y[b].bsums[(c >> 4) + g] = (int16_t)_mm_cvtsi128_si32(s4);
+            }
+            const __m256i p16a = _mm256_packs_epi32(i[0], i[1]), p16b = _mm256_packs_epi32(i[2], i[3]);
+            const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(y[b].qs + c), p8);
+        }
+        y[b].d = 1.f / iscale;
+    }
+}
+
 int fl_quantize_avx2_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -65,4 +109,5 @@ int fl_quantize_avx2_available(void) {
 int fl_quantize_avx2_available(void) { return 0; }
 void fl_quantize_q8_0_avx2(const float *x, block_q8_0 *y, int64_t nb) { (void)x; (void)y; (void)nb; }
 void fl_quantize_q8_1_avx2(const float *x, block_q8_1 *y, int64_t nb) { (void)x; (void)y; (void)nb; }
+void fl_quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t nb) { (void)x; (void)y; (void)nb; }
 #endif

@@ -29,7 +29,7 @@ struct PagedAttention {
         let window: Int32
         if case .slidingWindow(let w) = kind { window = Int32(w) } else { window = 0 }
         let maxPosition = Int(batch.positions.max() ?? 0)
-        let scores = context.attentionScores(maxPosition + 1 + 64 * headDim)
+        let scores = context.attentionScores(2 * (maxPosition + 1) + 64 * headDim)
         batch.sequences.withUnsafeBufferPointer { sequences in
             batch.positions.withUnsafeBufferPointer { positions in
                 batch.rowSequence.withUnsafeBufferPointer { rowSequence in

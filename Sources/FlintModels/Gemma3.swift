@@ -59,7 +59,7 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
     public func forward(_ batch: ForwardBatch, cache: KVCache, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
         ctx.plan(batch)
         let c = config, n = batch.tokenCount, eps = c.rmsNormEpsilon, hd = c.headDim
-        let d = c.hiddenSize, qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, f = c.feedForwardSize
+        let d = c.hiddenSize, f = c.feedForwardSize
         let a = Activations(rows: n, config: c, context: ctx)
         let lora = LoRAPlan(batch: batch, context: ctx)
         let (x, h, q, k, v, att, gate, up) = (a.x, a.h, a.q, a.k, a.v, a.attention, a.gate, a.up)
@@ -73,34 +73,31 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
             let global = layerAttention[li] == .full
             let rotary = global ? rotaryGlobal : rotaryLocal
             let table = global ? globalTable : localTable
-            norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h)
+            norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
             b.q(h, rows: n, out: q, context: ctx, lora: lora)
             b.k(h, rows: n, out: k, context: ctx, lora: lora, sameInput: true)
             b.v(h, rows: n, out: v, context: ctx, lora: lora, sameInput: true)
-            norm(q, b.qNorm, rows: n * c.headCount, dim: hd, eps: eps, out: q)
-            norm(k, b.kNorm, rows: n * c.kvHeadCount, dim: hd, eps: eps, out: k)
-            for r in 0..<n {
-                let t = table + r * rotary.tableStride
-                rotary.apply(q + r * qDim, heads: c.headCount, headDim: hd, table: t)
-                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: hd, table: t)
-            }
+            norm(q, b.qNorm, rows: n * c.headCount, dim: hd, eps: eps, out: q, pool: ctx.pool)
+            norm(k, b.kNorm, rows: n * c.kvHeadCount, dim: hd, eps: eps, out: k, pool: ctx.pool)
+            rotary.apply(q: q, qHeads: c.headCount, k: k, kHeads: c.kvHeadCount, headDim: hd, rows: n, table: table, pool: ctx.pool)
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
             b.o(att, rows: n, out: h, context: ctx, lora: lora)
-            norm(h, b.postAttnNorm, rows: n, dim: d, eps: eps, out: h)
+            norm(h, b.postAttnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
             Ops.add(x, h, count: n * d)
 
-            norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h)
+            norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
             Ops.gatedActivation(.geglu, gate: gate, up: up, out: gate, rows: n, rowLength: f, pool: ctx.pool)
             b.down(gate, rows: n, out: h, context: ctx, lora: lora)
-            norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h)
+            norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
             Ops.add(x, h, count: n * d)
         }
         return head(x, batch: batch, context: ctx)
     }
 
-    private func norm(_ x: UnsafeMutablePointer<Float>, _ w: [Float], rows: Int, dim: Int, eps: Float, out: UnsafeMutablePointer<Float>) {
-        w.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: rows, dim: dim, stride: dim, eps: eps, out: out, outStride: dim) }
+    private func norm(_ x: UnsafeMutablePointer<Float>, _ w: [Float], rows: Int, dim: Int, eps: Float, out: UnsafeMutablePointer<Float>,
+                      pool: ThreadPool) {
+        w.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: rows, dim: dim, stride: dim, eps: eps, out: out, outStride: dim, pool: pool) }
     }
 }

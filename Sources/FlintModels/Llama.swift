@@ -53,7 +53,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
     public func forward(_ batch: ForwardBatch, cache: KVCache, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
         ctx.plan(batch)
         let c = config, n = batch.tokenCount
-        let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim, f = c.feedForwardSize
+        let d = c.hiddenSize, f = c.feedForwardSize
         let a = Activations(rows: n, config: c, context: ctx)
         let lora = LoRAPlan(batch: batch, context: ctx)
         let (x, h, q, k, v, att, gate, up) = (a.x, a.h, a.q, a.k, a.v, a.attention, a.gate, a.up)
@@ -62,20 +62,17 @@ public final class Llama: CausalLM, @unchecked Sendable {
         rotary.fillTable(ropeTable, positions: batch.positions)
         embedding(batch.tokens, out: x)
         for (li, b) in blocks.enumerated() {
-            b.attnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
+            b.attnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d, pool: ctx.pool) }
             b.q(h, rows: n, out: q, context: ctx, lora: lora)
             b.k(h, rows: n, out: k, context: ctx, lora: lora, sameInput: true)
             b.v(h, rows: n, out: v, context: ctx, lora: lora, sameInput: true)
-            for r in 0..<n {
-                let t = ropeTable + r * rotary.tableStride
-                rotary.apply(q + r * qDim, heads: c.headCount, headDim: c.headDim, table: t)
-                rotary.apply(k + r * kvDim, heads: c.kvHeadCount, headDim: c.headDim, table: t)
-            }
+            rotary.apply(q: q, qHeads: c.headCount, k: k, kHeads: c.kvHeadCount, headDim: c.headDim, rows: n,
+                         table: ropeTable, pool: ctx.pool)
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
             b.o(att, rows: n, out: h, context: ctx, lora: lora)
             Ops.add(x, h, count: n * d)
 
-            b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d) }
+            b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d, pool: ctx.pool) }
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
             Ops.gatedActivation(.swiglu, gate: gate, up: up, out: gate, rows: n, rowLength: f, pool: ctx.pool)

@@ -7,16 +7,17 @@ public enum Ops {}
 
 extension Ops {
     /// RMS normalisation of `rows` rows of `dim` floats, in place or into `out`,
-    /// multiplied by `weight`. Squares (in Float) are summed in Double, as GGML does.
+    /// multiplied by `weight`, with GGML's arithmetic (flint_rms_norm). With a `pool`, a
+    /// batch's rows are split across its threads; each row is computed the same way whatever
+    /// the split.
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, dim: Int,
-                               stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        for r in 0..<rows {
-            let xr = x + r * stride
-            let o = out + r * outStride
-            var sum = 0.0
-            for i in 0..<dim { sum += Double(xr[i] * xr[i]) }
-            let scale = 1.0 / (Float(sum / Double(dim)) + eps).squareRoot()
-            for i in 0..<dim { o[i] = xr[i] * scale * weight[i] }
+                               stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int,
+                               pool: ThreadPool? = nil) {
+        var job = RMSNormJob(x: x, weight: weight, rows: rows, dim: dim, stride: stride, eps: eps, out: out, outStride: outStride)
+        if let pool, rows >= 16 {
+            withUnsafeMutablePointer(to: &job) { pool.run(RMSNormJob.task, UnsafeMutableRawPointer($0)) }
+        } else {
+            RMSNormJob.task(&job, 0, 1)
         }
     }
 
@@ -33,19 +34,7 @@ extension Ops {
     /// rounded to F16 and the result stored as F16), so Gemma's MLP agrees with
     /// llama.cpp bit for bit; outside ±10 GELU is 0 or the identity.
     public static func geglu(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count n: Int) {
-        let table = GeluTable.shared.values
-        table.withUnsafeBufferPointer { t in
-            for i in 0..<n {
-                let x = gate[i]
-                if x <= -10 {
-                    out[i] = 0
-                } else if x >= 10 {
-                    out[i] = x * up[i]
-                } else {
-                    out[i] = flint_fp16_to_fp32(t[Int(flint_fp32_to_fp16(x))]) * up[i]
-                }
-            }
-        }
+        GeluTable.shared.values.withUnsafeBufferPointer { flint_geglu(gate, up, out, Int64(n), $0.baseAddress!) }
     }
 
     /// The gated activation of an MLP, `swiglu` or `geglu`, with the rows split across
@@ -94,6 +83,26 @@ public enum GatedActivation: Sendable {
     case swiglu
     /// gelu_tanh(gate) * up (Gemma 3).
     case geglu
+}
+
+/// Arguments of a parallel RMS normalisation (see `ThreadPool.run(_:_:)`).
+private struct RMSNormJob {
+    let x: UnsafePointer<Float>
+    let weight: UnsafePointer<Float>
+    let rows: Int
+    let dim: Int
+    let stride: Int
+    let eps: Float
+    let out: UnsafeMutablePointer<Float>
+    let outStride: Int
+
+    static let task: PoolTask = { argument, index, total in
+        let j = argument!.assumingMemoryBound(to: RMSNormJob.self).pointee
+        let range = ThreadPool.chunk(j.rows, index, total)
+        if range.isEmpty { return }
+        flint_rms_norm(j.x + range.lowerBound * j.stride, j.weight, Int64(range.count), Int64(j.dim), Int64(j.stride), j.eps,
+                       j.out + range.lowerBound * j.outStride, Int64(j.outStride))
+    }
 }
 
 /// Arguments of a parallel gated activation (see `ThreadPool.run(_:_:)`).

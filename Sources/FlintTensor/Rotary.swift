@@ -1,3 +1,4 @@
+import CFlintKernels
 import Foundation
 
 /// Rotary position embedding. `neox` rotates the two halves of each head
@@ -38,20 +39,43 @@ public struct Rotary: Sendable {
     }
 
     /// Rotates `heads` heads of `headDim` floats (stored contiguously from `x`) using
-    /// one position's row of a table from `fillTable`.
+    /// one position's row of a table from `fillTable` (flint_rope: fused the way C compilers
+    /// contract `x0*c - x1*s`, first product fused, so values agree bit for bit with llama.cpp's).
     public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, table: UnsafePointer<Float>) {
-        let half = dimensions / 2
-        for h in 0..<heads {
-            let v = x + h * headDim
-            for i in 0..<half {
-                let c = table[2 * i], s = table[2 * i + 1]
-                let (a, b) = neox ? (i, i + half) : (2 * i, 2 * i + 1)
-                let x0 = v[a], x1 = v[b]
-                // Fused the way C compilers contract `x0*c - x1*s` (first product fused),
-                // so rotated values agree bit for bit with llama.cpp's.
-                v[a] = (-(x1 * s)).addingProduct(x0, c)
-                v[b] = (x1 * c).addingProduct(x0, s)
-            }
+        flint_rope(x, Int64(heads), Int64(headDim), Int64(dimensions), neox ? 1 : 0, table)
+    }
+
+    /// Rotates the query and key heads of `rows` rows (row r at q + r * qStride and
+    /// k + r * kStride, its table row at table + r * tableStride), rows split across the
+    /// pool's threads for a batch.
+    public func apply(q: UnsafeMutablePointer<Float>, qHeads: Int, k: UnsafeMutablePointer<Float>, kHeads: Int,
+                      headDim: Int, rows: Int, table: UnsafePointer<Float>, pool: ThreadPool) {
+        var job = RotaryJob(rotary: self, q: q, qHeads: qHeads, k: k, kHeads: kHeads, headDim: headDim, rows: rows, table: table)
+        if rows >= 16 {
+            withUnsafeMutablePointer(to: &job) { pool.run(RotaryJob.task, UnsafeMutableRawPointer($0)) }
+        } else {
+            RotaryJob.task(&job, 0, 1)
+        }
+    }
+}
+
+/// Arguments of a parallel rotary embedding (see `ThreadPool.run(_:_:)`).
+private struct RotaryJob {
+    let rotary: Rotary
+    let q: UnsafeMutablePointer<Float>
+    let qHeads: Int
+    let k: UnsafeMutablePointer<Float>
+    let kHeads: Int
+    let headDim: Int
+    let rows: Int
+    let table: UnsafePointer<Float>
+
+    static let task: PoolTask = { argument, index, total in
+        let j = argument!.assumingMemoryBound(to: RotaryJob.self).pointee
+        for r in ThreadPool.chunk(j.rows, index, total) {
+            let t = j.table + r * j.rotary.tableStride
+            j.rotary.apply(j.q + r * j.qHeads * j.headDim, heads: j.qHeads, headDim: j.headDim, table: t)
+            j.rotary.apply(j.k + r * j.kHeads * j.headDim, heads: j.kHeads, headDim: j.headDim, table: t)
         }
     }
 }

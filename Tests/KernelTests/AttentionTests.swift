@@ -12,7 +12,7 @@ final class AttentionTests: XCTestCase {
         defer { flint_attention_force_scalar(0) }
         let qStride = heads * headDim
         var out = [Float](repeating: .nan, count: positions.count * qStride)
-        var scratch = [Float](repeating: 0, count: Int(positions.max()! + 1) + 64 * headDim)
+        var scratch = [Float](repeating: 0, count: 2 * Int(positions.max()! + 1) + 64 * headDim)
         flint_attention_paged(q, Int64(qStride), positions, 0, Int64(positions.count), prompt ? 1 : 0, k, v, table, blockSize,
                               Int32(heads), Int32(kvHeads), Int32(headDim), 1 / Float(headDim).squareRoot(), window,
                               0, Int32(heads), &out, Int64(qStride), &scratch)
@@ -28,10 +28,15 @@ final class AttentionTests: XCTestCase {
                 let blockSize: Int32 = 4, blocks = 20
                 let slots = Int(blockSize) * blocks
                 let k = (0..<(slots * kvHeads * headDim)).map { _ in flint_fp32_to_fp16(uniform() * 2) }
-                let v = (0..<(slots * kvHeads * headDim)).map { _ in flint_fp32_to_fp16(uniform()) }
+                var v = (0..<(slots * kvHeads * headDim)).map { _ in flint_fp32_to_fp16(uniform()) }
                 var table = Array(0..<Int32(blocks))
                 table.shuffle(using: &rng)
                 let positions: [Int32] = [0, 1, 5, 8, 13, 29, 30, 31, 50, 70]
+                // Slots past the last position hold NaN: a kernel must not read keys beyond a row's position.
+                for j in 71..<slots {
+                    let slot = Int(table[j / Int(blockSize)]) * Int(blockSize) + j % Int(blockSize)
+                    for e in 0..<(kvHeads * headDim) { v[slot * kvHeads * headDim + e] = 0x7E00 }
+                }
                 let q = (0..<(positions.count * heads * headDim)).map { _ in uniform() * 3 }
                 let a = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, scalar: true,
                             prompt: prompt, q: q, k: k, v: v, table: table, blockSize: blockSize)
@@ -56,18 +61,22 @@ final class AttentionTests: XCTestCase {
     }
 }
 
-/// The vectorized Q8_0/Q8_1 activation quantizers write the same bytes as the scalar ones.
+/// The vectorized Q8_0/Q8_1/Q8_K activation quantizers write the same bytes as the scalar ones.
 final class ActivationQuantizerTests: XCTestCase {
     func testSimdQuantizersMatchScalarBytes() {
         var rng = SplitMix64(seed: 5)
-        for type in [FLINT_TYPE_Q8_0, FLINT_TYPE_Q8_1] {
+        for type in [FLINT_TYPE_Q8_0, FLINT_TYPE_Q8_1, FLINT_TYPE_Q8_K] {
+            let blockElems = Int(flint_type_block_elems(Int32(type.rawValue)))
             for blocks in [1, 3, 28, 152] {
-                let n = blocks * 32
+                let n = blocks * blockElems
                 var x = (0..<n).map { _ in (Float(rng.next() >> 40) / Float(1 << 24) - 0.5) * 40 }
                 // Exact ties, zero blocks and huge values exercise rounding and the zero scale.
                 for i in stride(from: 0, to: n, by: 7) { x[i] = Float(i % 5) - 2.5 }
-                if blocks > 1 { for i in 32..<64 { x[i] = 0 } }
+                if blocks > 1 { for i in blockElems..<(2 * blockElems) { x[i] = 0 } }
                 x[n - 1] = 3e4
+                // The largest magnitude twice with opposite signs: the first one sets the scale's sign.
+                x[5] = -25
+                x[9] = 25
                 let bytes = Int(flint_row_bytes(Int32(type.rawValue), Int64(n)))
                 var scalar = [UInt8](repeating: 0, count: bytes), simd = [UInt8](repeating: 0, count: bytes)
                 flint_kernels_force_scalar(1)

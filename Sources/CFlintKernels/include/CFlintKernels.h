@@ -2,4 +2,5 @@
 #include "flint_kernels.h"
 #include "flint_attention.h"
 #include "flint_activation.h"
+#include "flint_norm.h"
 #include "flint_cpu.h"

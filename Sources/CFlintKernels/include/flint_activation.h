@@ -13,7 +13,12 @@ extern "C" {
 /// leading multiple of 16 elements and libm expf for the rest, as ggml_vec_swiglu_f32 does.
 void flint_swiglu(const float *gate, const float *up, float *out, int64_t rows, int64_t row_length);
 
-/// Routes flint_swiglu to the scalar reference (1) or back to the best path (0); for tests.
+/// out = gelu(gate) * up over `n` floats (out may alias gate or up), GGML's GELU_FP16 scheme:
+/// gate rounded to F16 indexes `table` (65,536 F16 values of gelu), the entry widened back;
+/// gate <= -10 gives 0 and gate >= 10 gives gate * up.
+void flint_geglu(const float *gate, const float *up, float *out, int64_t n, const uint16_t *table);
+
+/// Routes flint_swiglu and flint_geglu to the scalar reference (1) or back to the best path (0); for tests.
 void flint_activation_force_scalar(int on);
 
 #ifdef __cplusplus

@@ -27,7 +27,7 @@ void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 /// - block_table: physical block of each logical block; key position j lives in slot
 ///   block_table[j / block_size] * block_size + j % block_size.
 /// - Computes heads [head_begin, head_end) of rows [row_begin, row_end) into
-///   out + r*out_stride; `scratch` must hold (max q_pos + 1) + 64 * head_dim floats.
+///   out + r*out_stride; `scratch` must hold 2 * (max q_pos + 1) + 64 * head_dim floats.
 /// Queries and probabilities are rounded to F16; scores, softmax and V sums are f32.
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
                            int64_t row_begin, int64_t row_end, int32_t prompt,
