@@ -179,12 +179,61 @@ FL_AVX512 static float dot_prompt_avx512(const float *q, const uint16_t *k, int3
     return r16_zmm(s);
 }
 
+// The 16 lanes the dot product of key k ends with (before R16): the prompt kernel's one
+// accumulator, or the one-row kernel's four combined as (0 + 2) + (1 + 3).
+FL_AVX512 static inline __m512 dot_lanes(const float *q, const uint16_t *k, int32_t n, int prompt) {
+    if (prompt) {
+        __m512 s = _mm512_setzero_ps();
+        for (int32_t i = 0; i < n; i += 16) s = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s);
+        return s;
+    }
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int32_t i = 0; i < n; i += 64) {
+        s0 = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s0);
+        s1 = _mm512_fmadd_ps(ld16(k + i + 16), _mm512_loadu_ps(q + i + 16), s1);
+        s2 = _mm512_fmadd_ps(ld16(k + i + 32), _mm512_loadu_ps(q + i + 32), s2);
+        s3 = _mm512_fmadd_ps(ld16(k + i + 48), _mm512_loadu_ps(q + i + 48), s3);
+    }
+    return _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+}
+
+// R16 of 16 vectors at once: element k of the result is r16_zmm(x[k]), with the same
+// additions (halves, quarters, then (u0 + u2) + (u1 + u3); fp addition is commutative).
+FL_AVX512 static inline __m512 r16_x16(const __m512 x[16]) {
+    __m512 y[8], z[4], w[4];
+    for (int m = 0; m < 8; m++)  // lanes 0-7: halves of x[2m], 8-15: of x[2m+1]
+        y[m] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0x44), _mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0xEE));
+    for (int p = 0; p < 4; p++)  // 128-bit lane c: quarters of x[4p + c]
+        z[p] = _mm512_add_ps(_mm512_shuffle_f32x4(y[2 * p], y[2 * p + 1], 0x88), _mm512_shuffle_f32x4(y[2 * p], y[2 * p + 1], 0xDD));
+    for (int p = 0; p < 4; p++) {  // element 4c: (u0 + u2) + (u1 + u3) of x[4p + c]
+        const __m512 v = _mm512_add_ps(z[p], _mm512_permute_ps(z[p], 0x4E));
+        w[p] = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+    }
+    const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    const __m512 w01 = _mm512_permutex2var_ps(w[0], pick, w[1]), w23 = _mm512_permutex2var_ps(w[2], pick, w[3]);
+    return _mm512_shuffle_f32x4(w01, w23, 0x44);
+}
+
+// Scores 16 keys at a time with one transposed R16 (same bits as the per-key kernels, whose
+// double sum of a lone R16 value is exact); head sizes with a remainder take the per-key path.
 FL_AVX512 static void scores_avx512(const float *q, const uint16_t *k_cache, const int32_t *slots, int64_t slot_elems,
                                     int64_t head_offset, int32_t first, int32_t last, int32_t head_dim, float scale,
                                     int prompt, float *scratch) {
-    for (int32_t j = first; j <= last; j++) {
-        const uint16_t *kj = key_ptr(k_cache, slots, j, slot_elems, head_offset);
-        scratch[j] = (prompt ? dot_prompt_avx512(q, kj, head_dim) : dot_one_row_avx512(q, kj, head_dim)) * scale;
+    if (head_dim & (prompt ? 15 : 63)) {
+        for (int32_t j = first; j <= last; j++) {
+            const uint16_t *kj = key_ptr(k_cache, slots, j, slot_elems, head_offset);
+            scratch[j] = (prompt ? dot_prompt_avx512(q, kj, head_dim) : dot_one_row_avx512(q, kj, head_dim)) * scale;
+        }
+        return;
+    }
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (int32_t j0 = first; j0 <= last; j0 += 16) {
+        const int nk = last - j0 + 1 < 16 ? last - j0 + 1 : 16;
+        __m512 x[16];
+        for (int k = 0; k < 16; k++)
+            x[k] = k < nk ? dot_lanes(q, key_ptr(k_cache, slots, j0 + k, slot_elems, head_offset), head_dim, prompt)
+                          : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(scratch + j0, (__mmask16)((1u << nk) - 1), _mm512_mul_ps(r16_x16(x), sv));
     }
 }
 
@@ -262,6 +311,52 @@ FL_AVX512 static int kqv_prompt_avx512(float *out, const float *w, const uint16_
     return 1;
 }
 
+// The one-row KQV (64 lanes: key j to lane j % 64, lanes 16a..16a+15 the one-row kernel's
+// accumulator a) with the finish, 16 head dimensions at a time: each accumulator's 16 lanes
+// in registers over the keys, combined as kqv_finish does ((0 + 2) + (1 + 3), then R16 over
+// the lanes). Keys of a round outside first..last count as a zero row with weight 0 (adds +0,
+// see kqv_prompt_avx512). Same bits as kqv_accumulate + kqv_finish with 64 lanes.
+FL_AVX512 static int kqv_decode_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                                       int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
+                                       int32_t head_dim) {
+    static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
+    if (head_dim & 15) return 0;
+    const int32_t g0 = first & ~63;
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 sum02[16], sum13[16];
+        static const int order[4] = {0, 2, 1, 3};
+        for (int oi = 0; oi < 4; oi++) {
+            const int a = order[oi];
+            __m512 t[16];
+            for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
+            for (int32_t g = g0 + 16 * a; g <= last; g += 64) {
+                if (g >= first && g + 15 <= last) {
+                    for (int l = 0; l < 16; l++)
+                        t[l] = _mm512_fmadd_ps(ld16(key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
+                                               _mm512_set1_ps(w[g + l]), t[l]);
+                } else {
+                    for (int l = 0; l < 16; l++) {
+                        const int32_t j = g + l;
+                        const int in = j >= first && j <= last;
+                        const uint16_t *vj = in ? key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
+                        t[l] = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), t[l]);
+                    }
+                }
+            }
+            for (int l = 0; l < 16; l++) {
+                if (a == 0) sum02[l] = t[l];
+                else if (a == 2) sum02[l] = _mm512_add_ps(sum02[l], t[l]);
+                else if (a == 1) sum13[l] = t[l];
+                else sum02[l] = _mm512_add_ps(sum02[l], _mm512_add_ps(sum13[l], t[l]));
+            }
+        }
+        for (int l = 0; l < 8; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 8]);
+        for (int l = 0; l < 4; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(sum02[0], sum02[2]), _mm512_add_ps(sum02[1], sum02[3])));
+    }
+    return 1;
+}
+
 FL_AVX512 static void round_f16_avx512(float *dst, const float *src, float scale, int32_t n) {
     const __m512 sv = _mm512_set1_ps(scale);
     int32_t i = 0;
@@ -299,6 +394,7 @@ static kqv_fn attn_kqv = kqv_accumulate_scalar, best_kqv = kqv_accumulate_scalar
 static finish_fn attn_finish = kqv_finish_scalar, best_finish = kqv_finish_scalar;
 static round_fn attn_round = round_f16_scalar, best_round = round_f16_scalar;
 static kqv_prompt_fn attn_kqv_prompt = NULL, best_kqv_prompt = NULL;
+static kqv_prompt_fn attn_kqv_decode = NULL, best_kqv_decode = NULL;
 
 void flint_attention_force_scalar(int on) {
     attn_scores = on ? scores_scalar : best_scores;
@@ -307,6 +403,7 @@ void flint_attention_force_scalar(int on) {
     attn_finish = on ? kqv_finish_scalar : best_finish;
     attn_round = on ? round_f16_scalar : best_round;
     attn_kqv_prompt = on ? NULL : best_kqv_prompt;
+    attn_kqv_decode = on ? NULL : best_kqv_decode;
 }
 
 __attribute__((constructor)) static void flint_attention_init(void) {
@@ -320,6 +417,7 @@ __attribute__((constructor)) static void flint_attention_init(void) {
         attn_finish = best_finish = kqv_finish_avx512;
         attn_round = best_round = round_f16_avx512;
         attn_kqv_prompt = best_kqv_prompt = kqv_prompt_avx512;
+        attn_kqv_decode = best_kqv_decode = kqv_decode_avx512;
     }
 #endif
 }
@@ -359,10 +457,13 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
             // one by one in double.
             const int32_t n_kv = (pos + GGML_KV_PAD) / GGML_KV_PAD * GGML_KV_PAD;
             const int32_t split = prompt ? pos + 1 : (n_kv & ~63) < pos + 1 ? (n_kv & ~63) : pos + 1;
-            memset(acc, 0, sizeof(float) * (size_t)lanes * (size_t)head_dim);
-            if (first < split)
-                attn_kqv(acc, lanes, scratch, v_cache, slots, slot_elems, head_offset, first, split - 1, head_dim);
-            attn_finish(acc, lanes, head_dim, oh);
+            if (prompt || !attn_kqv_decode || first >= split ||
+                !attn_kqv_decode(oh, scratch, v_cache, slots, slot_elems, head_offset, first, split - 1, head_dim)) {
+                memset(acc, 0, sizeof(float) * (size_t)lanes * (size_t)head_dim);
+                if (first < split)
+                    attn_kqv(acc, lanes, scratch, v_cache, slots, slot_elems, head_offset, first, split - 1, head_dim);
+                attn_finish(acc, lanes, head_dim, oh);
+            }
             for (int32_t d = 0; split <= pos && d < head_dim; d++) {
                 double s = oh[d];
                 for (int32_t j = split > first ? split : first; j <= pos; j++)
