@@ -315,7 +315,9 @@ FL_AVX512 static int kqv_prompt_avx512(float *out, const float *w, const uint16_
 // accumulator a) with the finish, 16 head dimensions at a time: each accumulator's 16 lanes
 // in registers over the keys, combined as kqv_finish does ((0 + 2) + (1 + 3), then R16 over
 // the lanes). Keys of a round outside first..last count as a zero row with weight 0 (adds +0,
-// see kqv_prompt_avx512). Same bits as kqv_accumulate + kqv_finish with 64 lanes.
+// see kqv_prompt_avx512). Same bits as kqv_accumulate + kqv_finish with 64 lanes. (The key
+// loop repeats kqv_prompt_avx512's on purpose: a shared helper taking the lane array left
+// the lanes in memory and cost ~8% of a batched decode step.)
 FL_AVX512 static int kqv_decode_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
                                        int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
                                        int32_t head_dim) {

@@ -218,34 +218,40 @@ static void dot_q5_K(int64_t n, float *s, const void *vw, const void *vx) {
     *s = sumf;
 }
 
+// The integer sum of one Q6_K block against a Q8_K block, sub-block scales applied.
+static int q6_K_block_sum(const block_q6_K *w, const block_q8_K *x) {
+    const uint8_t *ql = w->ql, *qh = w->qh;
+    const int8_t *sc = w->scales, *y = x->qs;
+    int sumi = 0;
+    for (int h = 0; h < 2; h++) {
+        int acc[8] = {0};
+        for (int l = 0; l < 32; l++) {
+            const int is = l / 16;
+            const int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            acc[is + 0] += q1 * y[l];
+            acc[is + 2] += q2 * y[l + 32];
+            acc[is + 4] += q3 * y[l + 64];
+            acc[is + 6] += q4 * y[l + 96];
+        }
+        for (int j = 0; j < 8; j++) sumi += sc[j] * acc[j];
+        ql += 64;
+        qh += 32;
+        sc += 8;
+        y += 128;
+    }
+    return sumi;
+}
+
 static void dot_q6_K(int64_t n, float *s, const void *vw, const void *vx) {
     const block_q6_K *w = vw;
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
     float sumf = 0.f;
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *ql = w[i].ql, *qh = w[i].qh;
-        const int8_t *sc = w[i].scales, *y = x[i].qs;
-        int sumi = 0;
-        for (int h = 0; h < 2; h++) {
-            int acc[8] = {0};
-            for (int l = 0; l < 32; l++) {
-                const int is = l / 16;
-                const int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                acc[is + 0] += q1 * y[l];
-                acc[is + 2] += q2 * y[l + 32];
-                acc[is + 4] += q3 * y[l + 64];
-                acc[is + 6] += q4 * y[l + 96];
-            }
-            for (int j = 0; j < 8; j++) sumi += sc[j] * acc[j];
-            ql += 64;
-            qh += 32;
-            sc += 8;
-            y += 128;
-        }
+        const int sumi = q6_K_block_sum(&w[i], &x[i]);
         sumf += (FL_H2F(w[i].d) * x[i].d) * (float)sumi;
     }
     *s = sumf;
@@ -259,28 +265,7 @@ static void dot_q6_K_tiled(int64_t n, float *s, const void *vw, const void *vx) 
     const int64_t nb = n / QK_K;
     float sumf = 0.f;
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *ql = w[i].ql, *qh = w[i].qh;
-        const int8_t *sc = w[i].scales, *y = x[i].qs;
-        int sumi = 0;
-        for (int h = 0; h < 2; h++) {
-            int acc[8] = {0};
-            for (int l = 0; l < 32; l++) {
-                const int is = l / 16;
-                const int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                acc[is + 0] += q1 * y[l];
-                acc[is + 2] += q2 * y[l + 32];
-                acc[is + 4] += q3 * y[l + 64];
-                acc[is + 6] += q4 * y[l + 96];
-            }
-            for (int j = 0; j < 8; j++) sumi += sc[j] * acc[j];
-            ql += 64;
-            qh += 32;
-            sc += 8;
-            y += 128;
-        }
+        const int sumi = q6_K_block_sum(&w[i], &x[i]);
         sumf = fmaf((float)sumi * FL_H2F(w[i].d), x[i].d, sumf);
     }
     *s = sumf;

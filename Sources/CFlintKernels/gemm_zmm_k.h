@@ -23,6 +23,18 @@ FL_INLINE __m512i zk_dpwssd(__m512i acc, __m512i a, __m512i b) {
     return acc;
 }
 
+// Integer sums of one block for NM activation rows: vpmaddubsw of the unpacked weights and
+// each row's bytes, scaled per 32 elements by vpdpwssd (exact int32 arithmetic).
+FL_INLINE void zk_block_sums(const int nm, const __m512i *q, const __m512i *sc, const block_q8_K *const *x,
+                             __m512i *sumi) {
+    for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; j++)
+        for (int i = 0; i < nm; i++) {
+            const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
+            sumi[i] = zk_dpwssd(sumi[i], _mm512_maddubs_epi16(q[j], y), sc[j]);
+        }
+}
+
 // ---- Q4_K ----
 typedef struct { __m512i q[8], sc[8], mins; __m512 dd; } zk4_w;  // dd: d, dmin, 0 x 6 per row
 
@@ -68,14 +80,7 @@ FL_INLINE void zk4_prep(zk4_w *w, const block_q4_K *a, const block_q4_K *c) {
 // One block of NM activation rows against one prepped pair.
 FL_INLINE void zk4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x, __m512 *acc) {
     __m512i sumi[ZK_NM];
-    for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
-    for (int j = 0; j < 8; j++) {
-        const __m512i q = w->q[j], s = w->sc[j];
-        for (int i = 0; i < nm; i++) {
-            const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
-            sumi[i] = zk_dpwssd(sumi[i], _mm512_maddubs_epi16(q, y), s);
-        }
-    }
+    zk_block_sums(nm, w->q, w->sc, x, sumi);
     // q4_K_step's arithmetic (simd_impl.h) on both rows of the pair: lanes 0 and 8 accumulate
     // the sums, lanes 1 and 9 the negated min sums; the other lanes stay 0.
     for (int i = 0; i < nm; i++) {
@@ -160,14 +165,7 @@ FL_INLINE void zk6_prep(zk6_w *w, const block_q6_K *a, const block_q6_K *c) {
 
 FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x, __m512 *acc) {
     __m512i sumi[ZK_NM];
-    for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
-    for (int j = 0; j < 8; j++) {
-        const __m512i q = w->q[j], s = w->sc[j];
-        for (int i = 0; i < nm; i++) {
-            const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
-            sumi[i] = zk_dpwssd(sumi[i], _mm512_maddubs_epi16(q, y), s);
-        }
-    }
+    zk_block_sums(nm, w->q, w->sc, x, sumi);
     for (int i = 0; i < nm; i++) {
         const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->scales);
         const __m512i s = _mm512_sub_epi32(sumi[i], _mm512_slli_epi32(pm, 5));
@@ -178,14 +176,7 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
 // q6_K_tiled_step's arithmetic (simd_impl.h) on both rows of the pair (lanes 0 and 8).
 FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *const *x, __m512 *acc) {
     __m512i sumi[ZK_NM];
-    for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
-    for (int j = 0; j < 8; j++) {
-        const __m512i q = w->q[j], s = w->sc[j];
-        for (int i = 0; i < nm; i++) {
-            const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
-            sumi[i] = zk_dpwssd(sumi[i], _mm512_maddubs_epi16(q, y), s);
-        }
-    }
+    zk_block_sums(nm, w->q, w->sc, x, sumi);
     for (int i = 0; i < nm; i++) {
         const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->scales);
         __m512i t = _mm512_sub_epi32(sumi[i], _mm512_slli_epi32(pm, 5));
