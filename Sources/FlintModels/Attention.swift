@@ -39,7 +39,7 @@ struct PagedAttention {
                                 q: q, qStride: heads * headDim, positions: positions.baseAddress!, sequences: sequences.baseAddress!, rowSequence: rowSequence.baseAddress!,
                                 tables: tables.baseAddress!, tableStart: tableStart.baseAddress!, keys: kc, values: vc,
                                 blockSize: Int32(cache.blockSize), heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale,
-                                window: window, items: rows * heads, out: out, scores: scores)
+                                window: window, items: rows * kvHeads, out: out, scores: scores)
                             withUnsafeMutablePointer(to: &job) { context.pool.run(AttentionJob.task, UnsafeMutableRawPointer($0)) }
                         }
                     }
@@ -72,10 +72,12 @@ private struct AttentionJob {
 
     static let task: PoolTask = { argument, index, total in
         let j = argument!.assumingMemoryBound(to: AttentionJob.self).pointee
-        // Interleaved, not contiguous: causal rows get heavier towards the end of a
-        // prompt, and striding keeps the threads evenly loaded.
+        // An item is one row's query heads that share a KV head, so one core reads those
+        // keys and values once for all of them. Interleaved, not contiguous: causal rows get
+        // heavier towards the end of a prompt, and striding keeps the threads evenly loaded.
+        let group = j.heads / j.kvHeads
         for item in stride(from: index, to: j.items, by: total) {
-            let r = item / j.heads, h = item % j.heads
+            let r = item / j.kvHeads, h = item % j.kvHeads * group
             let sequence = Int(j.rowSequence[r])
             let table = j.tables + Int(j.tableStart[sequence])
             // A sequence with several rows in the pass is a prompt chunk (attention.c).
@@ -83,7 +85,7 @@ private struct AttentionJob {
             flint_attention_paged(j.q, Int64(j.qStride), j.positions, Int64(r), Int64(r + 1), prompt,
                                   j.keys, j.values, table, j.blockSize,
                                   Int32(j.heads), Int32(j.kvHeads), Int32(j.headDim), j.scale, j.window,
-                                  Int32(h), Int32(h + 1), j.out, Int64(j.qStride), j.scores[index])
+                                  Int32(h), Int32(h + group), j.out, Int64(j.qStride), j.scores[index])
         }
     }
 }
