@@ -22,24 +22,16 @@ FL_INLINE __m512 z_pairf(float a, float b) {
 FL_INLINE float z_finish(__m256 v, float s) { fl_acc a; a.v = v; a.s = s; return acc_finish(a); }
 
 #define ZNM 8
-// GEMV software prefetch: how far ahead of the 4-row group being read, in bytes of weight
-// rows (whole 4-row groups, at least one). Decode is bound by memory latency as much as by
-// bandwidth; on a 2-core Zen 5 prefetching one group ahead left Q5_0/Q8_0 decode at about
-// half of its speed with ~10 KB ahead (qwen2.5-0.5b tg 46 -> 131 tok/s).
-#ifndef FL_PF_BYTES
-#define FL_PF_BYTES 10240
-#endif
-FL_INLINE size_t fl_pf_ahead(size_t ws) {
-    const size_t rows = (FL_PF_BYTES + ws - 1) / ws;
-    return (rows < 4 ? 4 : (rows + 3) / 4 * 4) * ws;
-}
 
 // Prepped weights of one 4-row group and block, shared by all activation tiles (m > ZNM).
 typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
 
 #define ZGENB(NAME, WB, XB, HAS_MIN)                                                                       \
     FL_INLINE void NAME##_zprep(int64_t nb, const uint8_t *w, size_t ws, z_wblk *pw) {                   \
-        for (int64_t b = 0; b < nb; b++)                                                                  \
+        const size_t ahead = fl_pf_ahead(ws);                                                             \
+        for (int64_t b = 0; b < nb; b++) {                                                                \
+            for (int q_ = 0; q_ < 4; q_++)                                                                \
+                _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)q_ * ws) + b), _MM_HINT_T0);     \
             for (int p = 0; p < 2; p++) {                                                                 \
                 NAME##_w w0, w1;                                                                          \
                 NAME##_prep(&w0, (const WB *)(w + (size_t)(2 * p) * ws) + b);                             \
@@ -54,6 +46,7 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                     pw[b].neg[p] = _mm512_movepi8_mask(q);                                                \
                 }                                                                                         \
             }                                                                                             \
+        }                                                                                                 \
     }                                                                                                     \
     FL_INLINE void NAME##_ztileb(const int nm, int64_t nb, const z_wblk *pw, const uint8_t *x,           \
                                  size_t xs, const float *dx, const float *sx, float *y, int64_t ldy) {     \
@@ -141,10 +134,13 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
             accs[p] = _mm512_setzero_ps();                                                                \
             for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
         }                                                                                                 \
+        const size_t ahead = fl_pf_ahead(ws); /* m <= ZNM: weights stream once, as in a GEMV */           \
         for (int64_t b = 0; b < nb; b++) {                                                                \
             __m512i q[2], qs[2];                                                                          \
             __mmask64 neg[2];                                                                             \
             __m512 dw[2];                                                                                 \
+            for (int q_ = 0; q_ < 4; q_++)                                                                \
+                _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)q_ * ws) + b), _MM_HINT_T0);     \
             for (int p = 0; p < 2; p++) {                                                                 \
                 NAME##_w w0, w1;                                                                          \
                 NAME##_prep(&w0, (const WB *)(w + (size_t)(2 * p) * ws) + b);                             \
@@ -350,10 +346,13 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)(OFF)),                \
                                             _mm256_loadu_si256((const __m256i *)xb->qs)));                \
                 }                                                                                         \
+        const size_t ahead = fl_pf_ahead(ws);                                                             \
         for (int64_t r = r0; r < r4; r += 4) {                                                            \
             const uint8_t *w = W + (size_t)r * ws;                                                        \
             for (int64_t b = 0; b < nb; b++)                                                              \
                 for (int p = 0; p < 2; p++) {                                                             \
+                    _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)(2 * p) * ws) + b), _MM_HINT_T0); \
+                    _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)(2 * p + 1) * ws) + b), _MM_HINT_T0); \
                     const WB *a = (const WB *)(w + (size_t)(2 * p) * ws) + b;                             \
                     const WB *c = (const WB *)(w + (size_t)(2 * p + 1) * ws) + b;                         \
                     pw[b].u[p] = NAME##_zpair_u(a, c);                                                    \

@@ -239,10 +239,14 @@ FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *con
                             const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {              \
         ZW *pw = (ZW *)fl_scratch(0, sizeof(ZW) * 2 * (size_t)nb);                                    \
         if (!pw) return 0;                                                                                \
+        const size_t ahead = fl_pf_ahead(ws);                                                             \
         for (int64_t r = r0; r < r4; r += 4) {                                                            \
             const WB *w0 = (const WB *)(W + (size_t)r * ws), *w1 = (const WB *)((const uint8_t *)w0 + ws), \
                      *w2 = (const WB *)((const uint8_t *)w1 + ws), *w3 = (const WB *)((const uint8_t *)w2 + ws); \
             for (int64_t b = 0; b < nb; b++) {                                                            \
+                const char *pf = (const char *)&w0[b] + ahead;                                            \
+                for (int q_ = 0; q_ < 4; q_++)                                                            \
+                    for (size_t o_ = 0; o_ < sizeof(WB); o_ += 64) _mm_prefetch(pf + q_ * ws + o_, _MM_HINT_T0); \
                 PREP(&pw[2 * b], &w0[b], &w1[b]);                                                         \
                 PREP(&pw[2 * b + 1], &w2[b], &w3[b]);                                                     \
             }                                                                                             \
