@@ -300,7 +300,8 @@ def test_required_and_named_tool_choice_give_valid_calls(model_servers, openai_m
 def test_streamed_tool_call_deltas(model_servers, openai_module):
     client = _client(openai_module, model_servers("qwen2.5-coder-0.5b-instruct").base_url)
     stream = client.chat.completions.create(model="qwen2.5-coder-0.5b-instruct", tools=[WEATHER], tool_choice="required",
-                                            stream=True, messages=[{"role": "user", "content": "Weather in Rome?"}])
+                                            stream=True, seed=7, max_tokens=200,
+                                            messages=[{"role": "user", "content": "Weather in Rome?"}])
     calls: dict = {}
     finish = None
     for chunk in stream:
@@ -320,11 +321,15 @@ def test_streamed_tool_call_deltas(model_servers, openai_module):
 def test_tool_results_render_for_the_next_turn(model_servers, openai_module, model):
     client = _client(openai_module, model_servers(model).base_url)
     messages = [{"role": "user", "content": "What's the weather in Paris?"}]
-    first = client.chat.completions.create(model=model, tools=[WEATHER], tool_choice="required", messages=messages)
+    # Seeded, like the other sampled tool tests: unseeded, SmolLM2 at temperature 1 now and then
+    # runs a string argument to max_tokens, and a cut-off call has no tool_calls to answer.
+    first = client.chat.completions.create(model=model, tools=[WEATHER], tool_choice="required", messages=messages,
+                                           seed=7, max_tokens=200)
+    assert first.choices[0].finish_reason == "tool_calls", first.choices[0]
     call = first.choices[0].message.tool_calls[0]
     messages += [first.choices[0].message.model_dump(exclude_none=True),
                  {"role": "tool", "tool_call_id": call.id, "content": json.dumps({"temperature_c": 18, "sky": "sunny"})}]
-    second = client.chat.completions.create(model=model, tools=[WEATHER], max_tokens=60, messages=messages)
+    second = client.chat.completions.create(model=model, tools=[WEATHER], max_tokens=60, seed=7, messages=messages)
     assert second.choices[0].message.content or second.choices[0].message.tool_calls
     # The call and its result are in the prompt of the second turn.
     assert second.usage.prompt_tokens > first.usage.prompt_tokens + 20
