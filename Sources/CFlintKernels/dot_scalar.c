@@ -129,28 +129,35 @@ static void dot_q8_K(int64_t n, float *s, const void *vw, const void *vx) {
     *s = sumf;
 }
 
+// Sub-block pair j (elements 64j..64j+63) of a Q4_K block against its Q8_K block: the
+// integer sum with the 6-bit scales applied, and the min term.
+static void q4_K_pair_sums(const block_q4_K *w, const block_q8_K *x, int j, int *sumq, int *summ) {
+    const uint8_t *q = w->qs + 32 * j;
+    const int8_t *y = x->qs + 64 * j;
+    uint8_t sc1, m1, sc2, m2;
+    fl_get_scale_min_k4(2 * j, w->scales, &sc1, &m1);
+    fl_get_scale_min_k4(2 * j + 1, w->scales, &sc2, &m2);
+    int a = 0, b = 0;
+    for (int l = 0; l < 32; l++) {
+        a += (q[l] & 0xF) * y[l];
+        b += (q[l] >> 4) * y[l + 32];
+    }
+    *sumq = sc1 * a + sc2 * b;
+    *summ = m1 * (x->bsums[4 * j] + x->bsums[4 * j + 1]) + m2 * (x->bsums[4 * j + 2] + x->bsums[4 * j + 3]);
+}
+
 static void dot_q4_K(int64_t n, float *s, const void *vw, const void *vx) {
     const block_q4_K *w = vw;
     const block_q8_K *x = vx;
     const int64_t nb = n / QK_K;
     float acc = 0.f, acc_min = 0.f;  // llama.cpp's repacked Q4_K kernels: see q4_K_step
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *q = w[i].qs;
-        const int8_t *y = x[i].qs;
         int sumq = 0, summ = 0;
         for (int j = 0; j < 4; j++) {
-            uint8_t sc1, m1, sc2, m2;
-            fl_get_scale_min_k4(2 * j, w[i].scales, &sc1, &m1);
-            fl_get_scale_min_k4(2 * j + 1, w[i].scales, &sc2, &m2);
-            int a = 0, b = 0;
-            for (int l = 0; l < 32; l++) {
-                a += (q[l] & 0xF) * y[l];
-                b += (q[l] >> 4) * y[l + 32];
-            }
-            sumq += sc1 * a + sc2 * b;
-            summ += m1 * (x[i].bsums[4 * j] + x[i].bsums[4 * j + 1]) + m2 * (x[i].bsums[4 * j + 2] + x[i].bsums[4 * j + 3]);
-            q += 32;
-            y += 64;
+            int pq, pm;
+            q4_K_pair_sums(&w[i], &x[i], j, &pq, &pm);
+            sumq += pq;
+            summ += pm;
         }
         acc = fmaf((float)sumq, FL_H2F(w[i].d) * x[i].d, acc);
         acc_min = fmaf((float)summ, FL_H2F(w[i].dmin) * x[i].d, acc_min);
@@ -166,24 +173,12 @@ static void dot_q4_K_gemm4(int64_t n, float *s, const void *vw, const void *vx) 
     const int64_t nb = n / QK_K;
     float acc = 0.f, acc_min = 0.f;
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *q = w[i].qs;
-        const int8_t *y = x[i].qs;
         const float d = FL_H2F(w[i].d) * x[i].d, dmin = FL_H2F(w[i].dmin) * x[i].d;
         for (int j = 0; j < 4; j++) {
-            uint8_t sc1, m1, sc2, m2;
-            fl_get_scale_min_k4(2 * j, w[i].scales, &sc1, &m1);
-            fl_get_scale_min_k4(2 * j + 1, w[i].scales, &sc2, &m2);
-            int a = 0, b = 0;
-            for (int l = 0; l < 32; l++) {
-                a += (q[l] & 0xF) * y[l];
-                b += (q[l] >> 4) * y[l + 32];
-            }
-            const int sumq = sc1 * a + sc2 * b;
-            const int summ = m1 * (x[i].bsums[4 * j] + x[i].bsums[4 * j + 1]) + m2 * (x[i].bsums[4 * j + 2] + x[i].bsums[4 * j + 3]);
+            int sumq, summ;
+            q4_K_pair_sums(&w[i], &x[i], j, &sumq, &summ);
             acc = fmaf((float)sumq, d, acc);
             acc_min = fmaf((float)summ, dmin, acc_min);
-            q += 32;
-            y += 64;
         }
     }
     *s = acc - acc_min;

@@ -130,13 +130,28 @@ FL_INLINE void kaff_scales(w_kaff *w, const uint8_t *scales, fl_half d, fl_half 
     w->dmin = h2f(dmin);
 }
 
-FL_INLINE void step_kaff(fl_acc *a, const w_kaff *w, const block_q8_K *x) {
+// Integer sums of sub-blocks j0..j1-1 (32 elements each) with their scales, in 8 lanes.
+FL_INLINE __m256i kaff_sumi(const w_kaff *w, const block_q8_K *x, int j0, int j1) {
     __m256i sumi = _mm256_setzero_si256();
-    for (int j = 0; j < 8; j++) {
+    for (int j = j0; j < j1; j++) {
         const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
         const __m256i p = _mm256_maddubs_epi16(w->q[j], y);
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(w->sc[j])));
     }
+    return sumi;
+}
+
+// Lane 0 <- the sum of sumi's lanes, lane 1 <- minus the sum of pm's (the Q4_K forms below;
+// integer sums are exact in any order). Lanes 2-7 hold copies; the callers scale them by 0.
+FL_INLINE __m256i kaff_lanes01(__m256i sumi, __m256i pm) {
+    __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(sumi, pm), _mm256_unpackhi_epi32(sumi, pm));
+    t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
+    t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
+    return _mm256_blend_epi32(t, _mm256_sub_epi32(_mm256_setzero_si256(), t), 0x02);
+}
+
+FL_INLINE void step_kaff(fl_acc *a, const w_kaff *w, const block_q8_K *x) {
+    const __m256i sumi = kaff_sumi(w, x, 0, 8);
     const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->mins);
     a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * x->d), _mm256_cvtepi32_ps(sumi), a->v);
     a->v = _mm256_fmadd_ps(_mm256_set1_ps(-(w->dmin * x->d)), _mm256_cvtepi32_ps(pm), a->v);
@@ -158,20 +173,9 @@ FL_INLINE void q4_K_prep(q4_K_w *w, const block_q4_K *b) {
 // end. Here lane 0 holds the sum accumulator and lane 1 the negated min accumulator (every
 // other lane stays 0), so acc_finish's reduction adds them exactly: acc - acc_min.
 FL_INLINE void q4_K_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) {
-    __m256i sumi = _mm256_setzero_si256();
-    for (int j = 0; j < 8; j++) {
-        const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
-        const __m256i p = _mm256_maddubs_epi16(w->q[j], y);
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16(w->sc[j])));
-    }
     const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->mins);
-    // lanes 0, 1 <- (sum of sumi, sum of pm); integer sums are exact in any order
-    __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(sumi, pm), _mm256_unpackhi_epi32(sumi, pm));
-    t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
-    t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
-    t = _mm256_blend_epi32(t, _mm256_sub_epi32(_mm256_setzero_si256(), t), 0x02);
     const __m256 scale = _mm256_setr_ps(w->d * x->d, w->dmin * x->d, 0, 0, 0, 0, 0, 0);
-    a->v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), scale, a->v);
+    a->v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(kaff_lanes01(kaff_sumi(w, x, 0, 8), pm)), scale, a->v);
 }
 
 // q4_K_step as llama.cpp's 4-row Q4_K GEMM computes it: both accumulators are updated after
@@ -182,18 +186,9 @@ FL_INLINE void q4_K_gemm4_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) 
     const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->mins);
     const __m256 scale = _mm256_setr_ps(w->d * x->d, w->dmin * x->d, 0, 0, 0, 0, 0, 0);
     for (int p = 0; p < 4; p++) {
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 2 * p; j < 2 * p + 2; j++) {
-            const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
-            const __m256i t = _mm256_maddubs_epi16(w->q[j], y);
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(t, _mm256_set1_epi16(w->sc[j])));
-        }
         const __m256i pmp = _mm256_and_si256(pm, _mm256_cmpeq_epi32(_mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), 1),
                                                                    _mm256_set1_epi32(p)));
-        __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi32(sumi, pmp), _mm256_unpackhi_epi32(sumi, pmp));
-        t = _mm256_add_epi32(t, _mm256_shuffle_epi32(t, 0x4E));
-        t = _mm256_add_epi32(t, _mm256_permute2x128_si256(t, t, 1));
-        t = _mm256_blend_epi32(t, _mm256_sub_epi32(_mm256_setzero_si256(), t), 0x02);
+        const __m256i t = kaff_lanes01(kaff_sumi(w, x, 2 * p, 2 * p + 2), pmp);
         a->v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), scale, a->v);
     }
 }
@@ -236,7 +231,9 @@ FL_INLINE void q6_K_prep(q6_K_w *w, const block_q6_K *b) {
     w->d = h2f(b->d);
 }
 
-FL_INLINE void q6_K_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
+// A Q6_K block's integer sums in 8 lanes: the 6-bit values as unsigned (q + 32) times the
+// activations, scaled per 16 elements, minus 32 times the scaled activation sums.
+FL_INLINE __m256i q6_K_sumi(const q6_K_w *w, const block_q8_K *x) {
     __m256i sumi = _mm256_setzero_si256();
     for (int c = 0; c < 8; c++) {
         const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
@@ -244,6 +241,11 @@ FL_INLINE void q6_K_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
     }
     const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->scales);
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(pm, 5));
+    return sumi;
+}
+
+FL_INLINE void q6_K_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
+    const __m256i sumi = q6_K_sumi(w, x);
     a->v = _mm256_fmadd_ps(_mm256_set1_ps(w->d * x->d), _mm256_cvtepi32_ps(sumi), a->v);
 }
 
@@ -252,13 +254,7 @@ FL_INLINE void q6_K_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
 typedef q6_K_w q6_K_tiled_w;
 #define q6_K_tiled_prep q6_K_prep
 FL_INLINE void q6_K_tiled_step(fl_acc *a, const q6_K_w *w, const block_q8_K *x) {
-    __m256i sumi = _mm256_setzero_si256();
-    for (int c = 0; c < 8; c++) {
-        const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(w->q[c], y), w->sc16[c]));
-    }
-    const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->scales);
-    sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(pm, 5));
+    __m256i sumi = q6_K_sumi(w, x);
     sumi = _mm256_add_epi32(sumi, _mm256_shuffle_epi32(sumi, 0x4E));
     sumi = _mm256_add_epi32(sumi, _mm256_shuffle_epi32(sumi, 0xB1));
     sumi = _mm256_add_epi32(sumi, _mm256_permute2x128_si256(sumi, sumi, 1));

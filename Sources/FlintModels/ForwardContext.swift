@@ -6,7 +6,7 @@ public final class ForwardContext: @unchecked Sendable {
     public let pool: ThreadPool
     /// Quantized activations for matmuls.
     public let quantized = QuantizedActivations()
-    /// The rows of the current pass that take llama.cpp's 4-row GEMM arithmetic (set by `plan`).
+    /// Which of llama.cpp's batch arithmetics each row of the current pass takes (set by `plan`).
     public let gemmRows = GemmRowPlan()
     /// Per-thread attention score rows, and their addresses for the attention job.
     let attentionScratch: [ScratchBuffer]
