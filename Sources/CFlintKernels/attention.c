@@ -8,9 +8,10 @@
 // the arithmetic is specified operation by operation.
 #pragma STDC FP_CONTRACT OFF
 
-void flint_store_f16(uint16_t *dst, const float *src, int64_t n) {
+static void store_f16_scalar(uint16_t *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = fl_f2h(src[i]);
 }
+typedef void (*store_fn)(uint16_t *dst, const float *src, int64_t n);
 
 // Slot of every key position first..last (block-table lookups done once per query row).
 static void fill_slots(int32_t *slots, const int32_t *block_table, int32_t block_size, int32_t first, int32_t last) {
@@ -312,12 +313,14 @@ FL_AVX512 static int kqv_prompt_avx512(float *out, const float *w, const uint16_
 }
 
 // The one-row KQV (64 lanes: key j to lane j % 64, lanes 16a..16a+15 the one-row kernel's
-// accumulator a) with the finish, 16 head dimensions at a time: each accumulator's 16 lanes
-// in registers over the keys, combined as kqv_finish does ((0 + 2) + (1 + 3), then R16 over
-// the lanes). Keys of a round outside first..last count as a zero row with weight 0 (adds +0,
-// see kqv_prompt_avx512). Same bits as kqv_accumulate + kqv_finish with 64 lanes. (The key
-// loop repeats kqv_prompt_avx512's on purpose: a shared helper taking the lane array left
-// the lanes in memory and cost ~8% of a batched decode step.)
+// accumulator a) with the finish, 16 head dimensions at a time. Lane l of the four
+// accumulators is built one after the other over the keys (an fma chain each, in key order)
+// and combined at once as kqv_finish does, (0 + 2) + (1 + 3); then R16 over the 16 lanes. So
+// only 16 sums plus the chain in flight are live: no spills. Keys of a round outside
+// first..last count as a zero row with weight 0 (adds +0, see kqv_prompt_avx512). Same bits
+// as kqv_accumulate + kqv_finish with 64 lanes. (The key loop repeats kqv_prompt_avx512's on
+// purpose: a shared helper taking the lane array left the lanes in memory and cost ~8% of a
+// batched decode step.)
 FL_AVX512 static int kqv_decode_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
                                        int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
                                        int32_t head_dim) {
@@ -325,38 +328,34 @@ FL_AVX512 static int kqv_decode_avx512(float *out, const float *w, const uint16_
     if (head_dim & 15) return 0;
     const int32_t g0 = first & ~63;
     for (int32_t d = 0; d < head_dim; d += 16) {
-        __m512 sum02[16], sum13[16];
-        static const int order[4] = {0, 2, 1, 3};
-        for (int oi = 0; oi < 4; oi++) {
-            const int a = order[oi];
-            __m512 t[16];
-            for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
-            for (int32_t g = g0 + 16 * a; g <= last; g += 64) {
-                if (g >= first && g + 15 <= last) {
-                    for (int l = 0; l < 16; l++)
-                        t[l] = _mm512_fmadd_ps(ld16(key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
-                                               _mm512_set1_ps(w[g + l]), t[l]);
-                } else {
-                    for (int l = 0; l < 16; l++) {
-                        const int32_t j = g + l;
-                        const int in = j >= first && j <= last;
-                        const uint16_t *vj = in ? key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
-                        t[l] = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), t[l]);
-                    }
+        __m512 s[16];
+        for (int l = 0; l < 16; l++) {
+            __m512 t[4];
+            for (int a = 0; a < 4; a++) {
+                __m512 c = _mm512_setzero_ps();
+                for (int32_t j = g0 + 16 * a + l; j - l <= last; j += 64) {
+                    const int in = j >= first && j <= last;
+                    const uint16_t *vj = in ? key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
+                    c = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), c);
                 }
+                t[a] = c;
             }
-            for (int l = 0; l < 16; l++) {
-                if (a == 0) sum02[l] = t[l];
-                else if (a == 2) sum02[l] = _mm512_add_ps(sum02[l], t[l]);
-                else if (a == 1) sum13[l] = t[l];
-                else sum02[l] = _mm512_add_ps(sum02[l], _mm512_add_ps(sum13[l], t[l]));
-            }
+            s[l] = _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3]));
         }
-        for (int l = 0; l < 8; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 8]);
-        for (int l = 0; l < 4; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 4]);
-        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(sum02[0], sum02[2]), _mm512_add_ps(sum02[1], sum02[3])));
+        for (int l = 0; l < 8; l++) s[l] = _mm512_add_ps(s[l], s[l + 8]);
+        for (int l = 0; l < 4; l++) s[l] = _mm512_add_ps(s[l], s[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3])));
     }
     return 1;
+}
+
+// vcvtps2ph rounds to nearest even, as fl_f2h does (NaNs stay NaNs).
+FL_AVX512 static void store_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    store_f16_scalar(dst + i, src + i, n - i);
 }
 
 FL_AVX512 static void round_f16_avx512(float *dst, const float *src, float scale, int32_t n) {
@@ -395,6 +394,9 @@ static softmax_fn attn_softmax = softmax_scalar, best_softmax = softmax_scalar;
 static kqv_fn attn_kqv = kqv_accumulate_scalar, best_kqv = kqv_accumulate_scalar;
 static finish_fn attn_finish = kqv_finish_scalar, best_finish = kqv_finish_scalar;
 static round_fn attn_round = round_f16_scalar, best_round = round_f16_scalar;
+static store_fn attn_store = store_f16_scalar, best_store = store_f16_scalar;
+
+void flint_store_f16(uint16_t *dst, const float *src, int64_t n) { attn_store(dst, src, n); }
 static kqv_prompt_fn attn_kqv_prompt = NULL, best_kqv_prompt = NULL;
 static kqv_prompt_fn attn_kqv_decode = NULL, best_kqv_decode = NULL;
 
@@ -404,6 +406,7 @@ void flint_attention_force_scalar(int on) {
     attn_kqv = on ? kqv_accumulate_scalar : best_kqv;
     attn_finish = on ? kqv_finish_scalar : best_finish;
     attn_round = on ? round_f16_scalar : best_round;
+    attn_store = on ? store_f16_scalar : best_store;
     attn_kqv_prompt = on ? NULL : best_kqv_prompt;
     attn_kqv_decode = on ? NULL : best_kqv_decode;
 }
@@ -418,12 +421,29 @@ __attribute__((constructor)) static void flint_attention_init(void) {
         attn_kqv = best_kqv = kqv_accumulate_avx512;
         attn_finish = best_finish = kqv_finish_avx512;
         attn_round = best_round = round_f16_avx512;
+        attn_store = best_store = store_f16_avx512;
         attn_kqv_prompt = best_kqv_prompt = kqv_prompt_avx512;
         attn_kqv_decode = best_kqv_decode = kqv_decode_avx512;
     }
 #endif
 }
 
+
+void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, const int32_t *block_table,
+                              int32_t block_size, int32_t n_kv_head, int32_t head_dim, int32_t kv_head,
+                              int32_t first, int32_t last) {
+    const int64_t slot_elems = (int64_t)n_kv_head * head_dim, off = (int64_t)kv_head * head_dim;
+    const int64_t bytes = (int64_t)head_dim * 2;
+    for (int32_t j = first; j <= last; j++) {
+        const int64_t slot = (int64_t)block_table[j / block_size] * block_size + j % block_size;
+        const char *kp = (const char *)(k_cache + slot * slot_elems + off);
+        const char *vp = (const char *)(v_cache + slot * slot_elems + off);
+        for (int64_t b = 0; b < bytes; b += 64) {
+            __builtin_prefetch(kp + b, 0, 3);
+            __builtin_prefetch(vp + b, 0, 3);
+        }
+    }
+}
 
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
                            int64_t row_begin, int64_t row_end, int32_t prompt,

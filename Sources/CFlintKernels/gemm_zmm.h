@@ -458,17 +458,6 @@ ZGEN(q5_1, block_q5_1, block_q8_1, 1)
 #undef FL_ZMIN
 #undef FL_ZXS
 
-static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16, const uint8_t *X, float *y);
-static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
-                          size_t xs, int64_t m, float *y, int64_t ldy) {
-    if (m != 1 || k % 32) { q4_1_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }
-    const int64_t r16 = r0 + (r1 - r0) / 16 * 16;  // 16-row groups on the transposed layout
-    q4_1_tgemv(k / 32, (const uint8_t *)wv, ws, r0, r16, (const uint8_t *)xv, y);
-    r0 = r16;
-    const int64_t r4 = r0 + (r1 - r0) / 4 * 4;
-    q4_1_zgemv(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, y);
-    for (int64_t r = r4; r < r1; r++) q4_1_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, 1, y + r, ldy);
-}
 #define FL_ZMIN(wv) 0.f
 #define FL_ZXS(xb) 0.f
 ZGEN(q8_0, block_q8_0, block_q8_0, 0)

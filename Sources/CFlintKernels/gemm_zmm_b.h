@@ -372,41 +372,4 @@ ZBGEN(q4_1, block_q4_1, block_q8_1, 0, 1, zb_prep_x8_1)
 ZBGEN(q5_0, block_q5_0, block_q8_0, 16, 0, zb_prep_x8_0)
 ZBGEN(q8_0, block_q8_0, block_q8_0, 128, 0, zb_prep_x8_0)
 
-// ---- Q4_1 x Q8_1, m == 1, GGML's lane-wise arithmetic on the transposed layout (default
-// "avx512vnni" table). zmm acc[l] holds lane l of the 8-lane accumulators of 16 rows, so per
-// row the operations are those of step_u32: p_l = vpdpbusd lane l, acc_l = fmadd(d_w * d_x,
-// float(p_l), acc_l), s = fmadd(m_w, s_x, s), then acc_finish()'s sum tree
-// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s -- bit-identical to vec_dot, with no
-// horizontal shuffles per block. PF: prefetch the next group's block (16 row streams).
-#ifndef FL_TGEMV_PF
-#define FL_TGEMV_PF 1
-#endif
-static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16, const uint8_t *X, float *y) {
-    const block_q8_1 *xb = (const block_q8_1 *)X;
-    const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32((int)ws));
-    for (int64_t r = r0; r < r16; r += 16) {
-        const uint8_t *w = W + (size_t)r * ws;
-        __m512 acc[8], s = _mm512_setzero_ps();
-        for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *wb = w + (size_t)b * sizeof(block_q4_1);
-            if (FL_TGEMV_PF)
-                for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0);
-            zb_w pw;
-            q4_1_bpack(wb, ws, vidx, &pw);
-            const __m512 dd = _mm512_mul_ps(pw.d, _mm512_set1_ps(h2f(xb[b].d)));
-            for (int l = 0; l < 8; l++) {
-                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw.u[l], zb_bcast32(xb[b].qs + 4 * l));
-                acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(p), acc[l]);
-            }
-            s = _mm512_fmadd_ps(pw.mn, _mm512_set1_ps(h2f(xb[b].s)), s);
-        }
-        const __m512 t0 = _mm512_add_ps(acc[0], acc[4]), t1 = _mm512_add_ps(acc[1], acc[5]);
-        const __m512 t2 = _mm512_add_ps(acc[2], acc[6]), t3 = _mm512_add_ps(acc[3], acc[7]);
-        const __m512 v = _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3));
-        _mm512_storeu_ps(y + r, _mm512_add_ps(v, s));
-    }
-}
-
 #endif

@@ -317,6 +317,7 @@ GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 #include "gemm_zmm.h"
 #include "gemm_zmm_k.h"
 #include "gemm_zmm_b.h"
+#include "gemm_zmm_t.h"
 #endif
 
 void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
@@ -342,7 +343,7 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_zgemm_mv;
     t->k[FLINT_TYPE_Q5_0].gemm = q5_0_zgemm_mv;
     t->k[FLINT_TYPE_Q5_1].gemm = q5_1_zgemm;
-    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_zgemm_mv;
+    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_tgemm_mv;
     t->k[FLINT_TYPE_Q4_K].gemm = q4_K_zkgemm;  // gemm_zmm_k.h: m == 1 and m > 8
     t->k[FL_SLOT_Q4_K_GEMM4].gemm = q4_K_gemm4_zkgemm;
     t->k[FLINT_TYPE_Q6_K].gemm = q6_K_zkgemm;

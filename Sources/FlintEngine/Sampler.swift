@@ -1,3 +1,4 @@
+import CFlintKernels
 import Foundation
 
 /// Picks the next token from (processed) logits: greedy when temperature is 0,
@@ -14,14 +15,10 @@ public struct Sampler: Sendable {
         rng = RandomSource(seed: parameters.seed ?? UInt64.random(in: .min ... .max))
     }
 
+    /// The first index of the largest logit, NaNs ignored; 0 when none is above -inf.
     public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        var best = 0
-        var bestValue = -Float.infinity
-        for i in 0..<logits.count where logits[i] > bestValue {
-            bestValue = logits[i]
-            best = i
-        }
-        return Int32(best)
+        guard let base = logits.baseAddress else { return 0 }
+        return Int32(flint_argmax(base, Int64(logits.count)))
     }
 
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {

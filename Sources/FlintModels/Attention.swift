@@ -70,6 +70,19 @@ private struct AttentionJob {
     let out: UnsafeMutablePointer<Float>
     let scores: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
 
+    /// Starts loading the keys and values of `item` (this thread's next) when it is a
+    /// decoding row: in a batched decode they have left the caches since the previous step,
+    /// and the loads otherwise stall the KQV loop. (A prompt chunk's rows share theirs.)
+    func prefetch(_ item: Int) {
+        let r = item / kvHeads, g = item % kvHeads
+        let sequence = Int(rowSequence[r])
+        guard sequences[sequence].count == 1 else { return }
+        let pos = positions[r]
+        let first = window > 0 ? max(0, pos - window + 1) : 0
+        flint_attention_prefetch(keys, values, tables + Int(tableStart[sequence]), blockSize, Int32(kvHeads), Int32(headDim),
+                                 Int32(g), first, pos)
+    }
+
     static let task: PoolTask = { argument, index, total in
         let j = argument!.assumingMemoryBound(to: AttentionJob.self).pointee
         // An item is one row's query heads that share a KV head, so one core reads those
@@ -77,6 +90,7 @@ private struct AttentionJob {
         // heavier towards the end of a prompt, and striding keeps the threads evenly loaded.
         let group = j.heads / j.kvHeads
         for item in stride(from: index, to: j.items, by: total) {
+            if item + total < j.items { j.prefetch(item + total) }  // measured +3% on a batch-32 decode step
             let r = item / j.kvHeads, h = item % j.kvHeads * group
             let sequence = Int(j.rowSequence[r])
             let table = j.tables + Int(j.tableStart[sequence])

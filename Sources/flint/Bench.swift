@@ -149,8 +149,7 @@ struct Bench: AsyncParsableCommand {
         var tokens = start
         var fb = ForwardBatch()
         let vocab = model.config.vocabularySize
-        let t = Date()
-        for pos in 0..<steps {
+        func step(_ pos: Int) {
             fb.removeAll()
             for s in 0..<batch { fb.append(tokens: [tokens[s]], startPosition: pos, blockTable: tables[s], blockSize: blockSize) }
             let logits = model.forward(fb, cache: cache, context: context)
@@ -158,6 +157,9 @@ struct Bench: AsyncParsableCommand {
                 tokens[s] = Sampler.argmax(UnsafeBufferPointer(rebasing: logits[(s * vocab)..<((s + 1) * vocab)]))
             }
         }
+        step(0)  // warm-up, untimed (as llama-bench's): the new pool's threads and buffers start up here
+        let t = Date()
+        for pos in 1...steps { step(pos) }
         return Double(batch * steps) / Date().timeIntervalSince(t)
     }
 

@@ -49,6 +49,29 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// The KV-cache store (F32 -> F16, round to nearest even) writes the scalar path's bytes,
+    /// for ordinary values, halfway cases, subnormals, overflow, infinities and NaN.
+    func testStoreF16VectorPathMatchesScalar() {
+        var rng = SplitMix64(seed: 5)
+        var x: [Float] = [0, -0.0, 1, -1, 65504, 65520, 65519.99, 1e9, -1e9, .infinity, -.infinity, .nan,
+                          5.9604645e-8, 2.9802322e-8, 1e-7, 6.1035156e-5, 6.1e-5, 1.00048828125, 1.000732421875]
+        x += (0..<333).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+        x += (0..<333).map { _ in (Float(rng.next() >> 40) / Float(1 << 24) - 0.5) * 20 }
+        func store(scalar: Bool) -> [UInt16] {
+            flint_attention_force_scalar(scalar ? 1 : 0)
+            defer { flint_attention_force_scalar(0) }
+            var out = [UInt16](repeating: 0, count: x.count)
+            flint_store_f16(&out, x, Int64(x.count))
+            return out
+        }
+        let a = store(scalar: true), b = store(scalar: false)
+        for i in x.indices where a[i] != b[i] {
+            // NaN payloads may differ in bits; both must be NaN.
+            XCTAssertTrue(x[i].isNaN && flint_fp16_to_fp32(a[i]).isNaN && flint_fp16_to_fp32(b[i]).isNaN,
+                          "element \(i) (\(x[i])): \(a[i]) vs \(b[i])")
+        }
+    }
+
     func testSingleKeyReturnsItsValue() {
         // One position: softmax weight 1, so the output is V (as stored in F16).
         let headDim = 64

@@ -4,3 +4,4 @@
 #include "flint_activation.h"
 #include "flint_norm.h"
 #include "flint_cpu.h"
+#include "flint_sampling.h"

@@ -38,6 +38,12 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
                            int32_t head_begin, int32_t head_end,
                            float *out, int64_t out_stride, float *scratch);
 
+/// Prefetches the cached keys and values of KV head `kv_head` at positions first..last (a
+/// later flint_attention_paged call's), so that they load while other work runs.
+void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, const int32_t *block_table,
+                              int32_t block_size, int32_t n_kv_head, int32_t head_dim, int32_t kv_head,
+                              int32_t first, int32_t last);
+
 /// Forces the scalar attention path (1) or the best detected one (0); for tests.
 void flint_attention_force_scalar(int on);
 

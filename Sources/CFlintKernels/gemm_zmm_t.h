@@ -1,0 +1,176 @@
+// AVX-512 VNNI Q4_1 x Q8_1 with GGML's lane-wise arithmetic on the transposed 16-row layout
+// of gemm_zmm_b.h (zb_w: dword r of u[l] = bytes 4l..4l+3 of weight row r's block). This is
+// the default "avx512vnni" Q4_1 gemm, for every m (included by simd_impl.h when FL_VNNI).
+//
+// zmm acc[l] holds lane l of the 8-lane accumulators of 16 weight rows, so per row the
+// operations are exactly those of step_u32: p_l = vpdpbusd lane l, acc_l = fmadd(d_w * d_x,
+// float(p_l), acc_l), s = fmadd(m_w, s_x, s), then acc_finish()'s sum tree
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s: bit-identical to vec_dot.
+// Why this layout: the scale product d_w * d_x is one multiply for 16 rows and all 8 lanes,
+// and the activation dword is a broadcast memory operand of vpdpbusd, so each 64 products
+// cost one vpdpbusd, one convert and one fma. The pairwise tiles of gemm_zmm.h also need a
+// multiply per 64 products, as the two rows of a zmm have different scales.
+#ifndef FLINT_GEMM_ZMM_T_H
+#define FLINT_GEMM_ZMM_T_H
+
+FL_INLINE __m512 zt_finish(const __m512 acc[8], __m512 s) {
+    const __m512 t0 = _mm512_add_ps(acc[0], acc[4]), t1 = _mm512_add_ps(acc[1], acc[5]);
+    const __m512 t2 = _mm512_add_ps(acc[2], acc[6]), t3 = _mm512_add_ps(acc[3], acc[7]);
+    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3)), s);
+}
+
+FL_INLINE __m512i zt_row_offsets(size_t ws) {
+    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                              _mm512_set1_epi32((int)ws));
+}
+
+// m == 1: the block is unpacked and used at once; PF prefetches the next group's block.
+#ifndef FL_TGEMV_PF
+#define FL_TGEMV_PF 1
+#endif
+static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16, const uint8_t *X, float *y) {
+    const block_q8_1 *xb = (const block_q8_1 *)X;
+    const __m512i vidx = zt_row_offsets(ws);
+    for (int64_t r = r0; r < r16; r += 16) {
+        const uint8_t *w = W + (size_t)r * ws;
+        __m512 acc[8], s = _mm512_setzero_ps();
+        for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *wb = w + (size_t)b * sizeof(block_q4_1);
+            if (FL_TGEMV_PF)
+                for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0);
+            zb_w pw;
+            q4_1_bpack(wb, ws, vidx, &pw);
+            const __m512 dd = _mm512_mul_ps(pw.d, _mm512_set1_ps(h2f(xb[b].d)));
+            for (int l = 0; l < 8; l++) {
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw.u[l], zb_bcast32(xb[b].qs + 4 * l));
+                acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(p), acc[l]);
+            }
+            s = _mm512_fmadd_ps(pw.mn, _mm512_set1_ps(h2f(xb[b].s)), s);
+        }
+        _mm512_storeu_ps(y + r, zt_finish(acc, s));
+    }
+}
+
+// m > 1: each 16-row group is unpacked once into scratch (NAME##_bpack), then used by tiles
+// of ZT_NI activation rows: 8 * ZT_NI accumulators and ZT_NI scale vectors stay in registers.
+// The min term of Q4_1, an independent sum, runs in its own loop afterwards. The signed types
+// (bpack stores u = q + OFF) start each vpdpbusd at -OFF * (sum of the 4 activation bytes), so
+// p = sum(q * y) exactly, which is vec_dot's sign-trick value wherever no activation byte is
+// -128 (checked per call; otherwise the caller keeps the pairwise tiles).
+#define ZT_NI 3
+#define ZTGEN(NAME, WB, XB, OFF, HAS_MIN)                                                                  \
+    FL_INLINE void NAME##_ttile(const int ni, int64_t nb, const zb_w *pw, const uint8_t *x, size_t xs,   \
+                                const float *dx, const float *sx, const int32_t *nc, float *y, int64_t ldy) { \
+        __m512 acc[ZT_NI][8];                                                                             \
+        for (int i = 0; i < ni; i++)                                                                      \
+            for (int l = 0; l < 8; l++) acc[i][l] = _mm512_setzero_ps();                                  \
+        for (int64_t b = 0; b < nb; b++) {                                                                \
+            __m512 dd[ZT_NI];                                                                             \
+            for (int i = 0; i < ni; i++) dd[i] = _mm512_mul_ps(pw[b].d, _mm512_set1_ps(dx[b * ZT_NI + i])); \
+            for (int l = 0; l < 8; l++) {                                                                 \
+                const __m512i u = pw[b].u[l];                                                             \
+                for (int i = 0; i < ni; i++) {                                                            \
+                    const XB *xb = (const XB *)(x + (size_t)i * xs) + b;                                  \
+                    const __m512i p0 = HAS_MIN ? _mm512_setzero_si512()                                   \
+                                               : _mm512_set1_epi32(nc[(b * ZT_NI + i) * 8 + l]);          \
+                    const __m512i p = _mm512_dpbusd_epi32(p0, u, zb_bcast32(xb->qs + 4 * l));             \
+                    acc[i][l] = _mm512_fmadd_ps(dd[i], _mm512_cvtepi32_ps(p), acc[i][l]);                 \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        /* the min term, an independent sum: ni chains side by side */                                  \
+        __m512 s[ZT_NI];                                                                                  \
+        for (int i = 0; i < ni; i++) s[i] = _mm512_setzero_ps();                                          \
+        if (HAS_MIN)                                                                                      \
+            for (int64_t b = 0; b < nb; b++)                                                              \
+                for (int i = 0; i < ni; i++) s[i] = _mm512_fmadd_ps(pw[b].mn, _mm512_set1_ps(sx[b * ZT_NI + i]), s[i]); \
+        for (int i = 0; i < ni; i++) _mm512_storeu_ps(y + (size_t)i * ldy, zt_finish(acc[i], s[i]));    \
+    }                                                                                                     \
+    /* Rows r0..r16 (whole 16-row groups); 0 (nothing written) when it does not apply. */               \
+    static int NAME##_tgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16,            \
+                            const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {              \
+        if (!HAS_MIN)                                                                                     \
+            for (int64_t i = 0; i < m; i++)                                                               \
+                for (int64_t b = 0; b < nb; b++) {                                                        \
+                    const XB *xb = (const XB *)(X + (size_t)i * xs) + b;                                  \
+                    if (_mm256_cmpeq_epi8_mask(_mm256_loadu_si256((const __m256i *)xb->qs), _mm256_set1_epi8(-128))) \
+                        return 0;                                                                         \
+                }                                                                                         \
+        const int64_t nt = (m + ZT_NI - 1) / ZT_NI;                                                       \
+        float *sc = (float *)fl_scratch(0, sizeof(float) * 2 * ZT_NI * (size_t)(nb * nt));               \
+        zb_w *pw = (zb_w *)fl_scratch(1, sizeof(zb_w) * (size_t)nb);                                     \
+        int32_t *nc = HAS_MIN ? NULL : (int32_t *)fl_scratch(2, sizeof(int32_t) * 8 * ZT_NI * (size_t)(nb * nt)); \
+        if (!sc || !pw || (!HAS_MIN && !nc)) return 0;                                                    \
+        for (int64_t t = 0; t < nt; t++) /* activation side, [tile][b][i], zero past m */                \
+            for (int64_t b = 0; b < nb; b++)                                                              \
+                for (int i = 0; i < ZT_NI; i++) {                                                         \
+                    const int64_t row = t * ZT_NI + i;                                                    \
+                    const int ok = row < m;                                                               \
+                    const XB *xb = (const XB *)(X + (size_t)(ok ? row : 0) * xs) + b;                     \
+                    float *dx = sc + 2 * ZT_NI * nb * t, *sx = dx + ZT_NI * nb;                           \
+                    dx[b * ZT_NI + i] = ok ? h2f(xb->d) : 0.f;                                            \
+                    if (HAS_MIN) sx[b * ZT_NI + i] = ok ? FL_ZXS(xb) : 0.f;                               \
+                    else {                                                                                \
+                        int32_t *c = nc + ((t * nb + b) * ZT_NI + i) * 8;                                 \
+                        for (int l = 0; l < 8; l++)                                                       \
+                            c[l] = -(OFF) * (xb->qs[4 * l] + xb->qs[4 * l + 1] + xb->qs[4 * l + 2] + xb->qs[4 * l + 3]); \
+                    }                                                                                     \
+                }                                                                                         \
+        const __m512i vidx = zt_row_offsets(ws);                                                          \
+        for (int64_t r = r0; r < r16; r += 16) {                                                          \
+            const uint8_t *w = W + (size_t)r * ws;                                                        \
+            for (int64_t b = 0; b < nb; b++) {                                                            \
+                const uint8_t *wb = w + (size_t)b * sizeof(WB);                                           \
+                for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0); \
+                NAME##_bpack(wb, ws, vidx, &pw[b]);                                                       \
+            }                                                                                             \
+            for (int64_t t = 0; t < nt; t++) {                                                            \
+                const float *dx = sc + 2 * ZT_NI * nb * t, *sx = dx + ZT_NI * nb;                         \
+                const int32_t *nct = HAS_MIN ? NULL : nc + t * nb * ZT_NI * 8;                            \
+                const int64_t i0 = t * ZT_NI;                                                             \
+                const uint8_t *xt = X + (size_t)i0 * xs;                                                  \
+                float *yt = y + i0 * ldy + r;                                                             \
+                switch (m - i0) {                                                                         \
+                case 1: NAME##_ttile(1, nb, pw, xt, xs, dx, sx, nct, yt, ldy); break;                     \
+                case 2: NAME##_ttile(2, nb, pw, xt, xs, dx, sx, nct, yt, ldy); break;                     \
+                default: NAME##_ttile(ZT_NI, nb, pw, xt, xs, dx, sx, nct, yt, ldy); break;                \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        return 1;                                                                                         \
+    }
+
+#define FL_ZXS(xb) h2f((xb)->s)
+ZTGEN(q4_1, block_q4_1, block_q8_1, 0, 1)
+#undef FL_ZXS
+#define FL_ZXS(xb) 0.f
+ZTGEN(q8_0, block_q8_0, block_q8_0, 128, 0)
+#undef FL_ZXS
+
+static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
+                          size_t xs, int64_t m, float *y, int64_t ldy) {
+    const uint8_t *W = (const uint8_t *)wv, *X = (const uint8_t *)xv;
+    const int64_t r16 = r0 + (r1 - r0) / 16 * 16;  // 16-row groups on the transposed layout
+    if (k % 32 == 0 && r16 > r0) {
+        if (m == 1) q4_1_tgemv(k / 32, W, ws, r0, r16, X, y), r0 = r16;
+        else if (q4_1_tgemm(k / 32, W, ws, r0, r16, X, xs, m, y, ldy)) r0 = r16;
+    }
+    if (m != 1 || k % 32) { q4_1_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }
+    const int64_t r4 = r0 + (r1 - r0) / 4 * 4;
+    q4_1_zgemv(k / 32, W, ws, r0, r4, X, y);
+    for (int64_t r = r4; r < r1; r++) q4_1_rows(1, k, W + (size_t)r * ws, ws, X, xs, 1, y + r, ldy);
+}
+
+// Q8_0, m > 1: whole 16-row groups on the transposed tiles, the rest (and m == 1, and
+// activations holding -128) on the pairwise kernels.
+static void q8_0_tgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
+                          size_t xs, int64_t m, float *y, int64_t ldy) {
+    const int64_t r16 = r0 + (r1 - r0) / 16 * 16;
+    if (m > 1 && k % 32 == 0 && r16 > r0 &&
+        q8_0_tgemm(k / 32, (const uint8_t *)wv, ws, r0, r16, (const uint8_t *)xv, xs, m, y, ldy))
+        r0 = r16;
+    if (r1 > r0) q8_0_zgemm_mv(k, wv, ws, r0, r1, xv, xs, m, y, ldy);
+}
+
+#endif
