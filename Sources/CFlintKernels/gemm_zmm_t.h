@@ -1,11 +1,14 @@
-// AVX-512 VNNI Q4_1 x Q8_1 with GGML's lane-wise arithmetic on the transposed 16-row layout
-// of gemm_zmm_b.h (zb_w: dword r of u[l] = bytes 4l..4l+3 of weight row r's block). This is
-// the default "avx512vnni" Q4_1 gemm, for every m (included by simd_impl.h when FL_VNNI).
+// AVX-512 VNNI gemm for the 32-element block types Q4_1 (x Q8_1) and Q8_0, Q5_0, Q4_0
+// (x Q8_0) with GGML's lane-wise vec_dot arithmetic, on the transposed 16-row layout of
+// gemm_zmm_b.h (zb_w: dword r of u[l] = bytes 4l..4l+3 of weight row r's block). The default
+// "avx512vnni" gemm of these types wherever a whole 16-row group and m > 1 (Q4_1: every m)
+// allow it (included by simd_impl.h when FL_VNNI).
 //
 // zmm acc[l] holds lane l of the 8-lane accumulators of 16 weight rows, so per row the
-// operations are exactly those of step_u32: p_l = vpdpbusd lane l, acc_l = fmadd(d_w * d_x,
-// float(p_l), acc_l), s = fmadd(m_w, s_x, s), then acc_finish()'s sum tree
-// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s: bit-identical to vec_dot.
+// operations are exactly those of the 256-bit step functions: p_l = vpdpbusd lane l,
+// acc_l = fmadd(d_w * d_x, float(p_l), acc_l), for Q4_1 s = fmadd(m_w, s_x, s), then
+// acc_finish()'s sum tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s:
+// bit-identical to vec_dot.
 // Why this layout: the scale product d_w * d_x is one multiply for 16 rows and all 8 lanes,
 // and the activation dword is a broadcast memory operand of vpdpbusd, so each 64 products
 // cost one vpdpbusd, one convert and one fma. The pairwise tiles of gemm_zmm.h also need a
@@ -146,6 +149,8 @@ ZTGEN(q4_1, block_q4_1, block_q8_1, 0, 1)
 #undef FL_ZXS
 #define FL_ZXS(xb) 0.f
 ZTGEN(q8_0, block_q8_0, block_q8_0, 128, 0)
+ZTGEN(q5_0, block_q5_0, block_q8_0, 16, 0)
+ZTGEN(q4_0, block_q4_0, block_q8_0, 8, 0)
 #undef FL_ZXS
 
 static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
@@ -162,15 +167,19 @@ static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int6
     for (int64_t r = r4; r < r1; r++) q4_1_rows(1, k, W + (size_t)r * ws, ws, X, xs, 1, y + r, ldy);
 }
 
-// Q8_0, m > 1: whole 16-row groups on the transposed tiles, the rest (and m == 1, and
-// activations holding -128) on the pairwise kernels.
-static void q8_0_tgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
-                          size_t xs, int64_t m, float *y, int64_t ldy) {
-    const int64_t r16 = r0 + (r1 - r0) / 16 * 16;
-    if (m > 1 && k % 32 == 0 && r16 > r0 &&
-        q8_0_tgemm(k / 32, (const uint8_t *)wv, ws, r0, r16, (const uint8_t *)xv, xs, m, y, ldy))
-        r0 = r16;
-    if (r1 > r0) q8_0_zgemm_mv(k, wv, ws, r0, r1, xv, xs, m, y, ldy);
-}
+// The signed types, m > 1: whole 16-row groups on the transposed tiles, the rest (and m == 1,
+// and activations holding -128) on the pairwise kernels (FALLBACK).
+#define ZTMV(NAME, FALLBACK)                                                                               \
+    static void NAME##_tgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \
+                                size_t xs, int64_t m, float *y, int64_t ldy) {                            \
+        const int64_t r16 = r0 + (r1 - r0) / 16 * 16;                                                     \
+        if (m > 1 && k % 32 == 0 && r16 > r0 &&                                                           \
+            NAME##_tgemm(k / 32, (const uint8_t *)wv, ws, r0, r16, (const uint8_t *)xv, xs, m, y, ldy))   \
+            r0 = r16;                                                                                     \
+        if (r1 > r0) FALLBACK(k, wv, ws, r0, r1, xv, xs, m, y, ldy);                                      \
+    }
+ZTMV(q8_0, q8_0_zgemm_mv)
+ZTMV(q5_0, q5_0_zgemm_mv)
+ZTMV(q4_0, q4_0_zgemm)
 
 #endif

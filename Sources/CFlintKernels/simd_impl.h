@@ -339,9 +339,9 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
 #undef SET
 #if FL_VNNI
     // 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h); vec_dot stays the 1x1 tile.
-    t->k[FLINT_TYPE_Q4_0].gemm = q4_0_zgemm;
+    t->k[FLINT_TYPE_Q4_0].gemm = q4_0_tgemm_mv;
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_zgemm_mv;
-    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_zgemm_mv;
+    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_tgemm_mv;
     t->k[FLINT_TYPE_Q5_1].gemm = q5_1_zgemm;
     t->k[FLINT_TYPE_Q8_0].gemm = q8_0_tgemm_mv;
     t->k[FLINT_TYPE_Q4_K].gemm = q4_K_zkgemm;  // gemm_zmm_k.h: m == 1 and m > 8
