@@ -61,8 +61,17 @@ public final class Llama: CausalLM, @unchecked Sendable {
         let ropeTable = ctx.buffer(10).floats(n * rotary.tableStride)
         rotary.fillTable(ropeTable, positions: batch.positions)
         embedding(batch.tokens, out: x)
+        // Each residual add (x += h) runs inside the norm that follows it; the last block's
+        // before the output head.
         for (li, b) in blocks.enumerated() {
-            b.attnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d, pool: ctx.pool) }
+            b.attnNorm.withUnsafeBufferPointer {
+                if li == 0 {
+                    Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d, pool: ctx.pool)
+                } else {
+                    Ops.rmsNorm(x, adding: h, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d,
+                                pool: ctx.pool)
+                }
+            }
             b.q(h, rows: n, out: q, context: ctx, lora: lora)
             b.k(h, rows: n, out: k, context: ctx, lora: lora, sameInput: true)
             b.v(h, rows: n, out: v, context: ctx, lora: lora, sameInput: true)
@@ -70,15 +79,17 @@ public final class Llama: CausalLM, @unchecked Sendable {
                          table: ropeTable, pool: ctx.pool)
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
             b.o(att, rows: n, out: h, context: ctx, lora: lora)
-            Ops.add(x, h, count: n * d)
 
-            b.ffnNorm.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d, pool: ctx.pool) }
+            b.ffnNorm.withUnsafeBufferPointer {
+                Ops.rmsNorm(x, adding: h, weight: $0.baseAddress!, rows: n, dim: d, stride: d, eps: c.rmsNormEpsilon, out: h, outStride: d,
+                            pool: ctx.pool)
+            }
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
             Ops.gatedActivation(.swiglu, gate: gate, up: up, out: gate, rows: n, rowLength: f, pool: ctx.pool)
             b.down(gate, rows: n, out: h, context: ctx, lora: lora)
-            Ops.add(x, h, count: n * d)
         }
+        Ops.add(x, h, count: n * d)
         return head(x, batch: batch, context: ctx)
     }
 }

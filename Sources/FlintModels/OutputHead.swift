@@ -19,9 +19,15 @@ struct OutputHead {
         let d = projection.inputSize, vocab = projection.outputSize, m = batch.logitRows.count
         let rows = ctx.buffer(20).floats(max(1, m) * d)
         norm.withUnsafeBufferPointer { w in
-            for (i, r) in batch.logitRows.enumerated() {
-                Ops.rmsNorm(x + Int(r) * d, weight: w.baseAddress!, rows: 1, dim: d, stride: d, eps: epsilon,
-                            out: rows + i * d, outStride: d)
+            let logitRows = batch.logitRows
+            if let first = logitRows.first, logitRows.last! - first == m - 1 {  // consecutive (a decode batch): one pool job
+                Ops.rmsNorm(x + Int(first) * d, weight: w.baseAddress!, rows: m, dim: d, stride: d, eps: epsilon,
+                            out: rows, outStride: d, pool: ctx.pool)
+            } else {
+                for (i, r) in logitRows.enumerated() {
+                    Ops.rmsNorm(x + Int(r) * d, weight: w.baseAddress!, rows: 1, dim: d, stride: d, eps: epsilon,
+                                out: rows + i * d, outStride: d)
+                }
             }
         }
         let out = ctx.buffer(21).floats(max(1, m) * vocab)

@@ -13,8 +13,24 @@ extension Ops {
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, dim: Int,
                                stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int,
                                pool: ThreadPool? = nil) {
-        var job = RMSNormJob(x: x, weight: weight, rows: rows, dim: dim, stride: stride, eps: eps, out: out, outStride: outStride)
-        if let pool, rows >= 16 {
+        var job = RMSNormJob(x: x, residual: nil, weight: weight, rows: rows, dim: dim, stride: stride, eps: eps, out: out,
+                             outStride: outStride)
+        run(&job, pool: pool)
+    }
+
+    /// x += residual (both `rows` rows `stride` apart), then the RMS normalisation of x as
+    /// `rmsNorm`: the residual connection fused into the norm that follows it, so that it
+    /// runs on every thread instead of between two pool jobs. `out` may be `residual`.
+    public static func rmsNorm(_ x: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               rows: Int, dim: Int, stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int,
+                               pool: ThreadPool? = nil) {
+        var job = RMSNormJob(x: x, residual: residual, weight: weight, rows: rows, dim: dim, stride: stride, eps: eps, out: out,
+                             outStride: outStride)
+        run(&job, pool: pool)
+    }
+
+    private static func run(_ job: inout RMSNormJob, pool: ThreadPool?) {
+        if let pool, job.rows >= 16 {
             withUnsafeMutablePointer(to: &job) { pool.run(RMSNormJob.task, UnsafeMutableRawPointer($0)) }
         } else {
             RMSNormJob.task(&job, 0, 1)
@@ -88,6 +104,8 @@ public enum GatedActivation: Sendable {
 /// Arguments of a parallel RMS normalisation (see `ThreadPool.run(_:_:)`).
 private struct RMSNormJob {
     let x: UnsafePointer<Float>
+    /// Added to x (written back) before the norm, row by row; nil: x as it is.
+    let residual: UnsafePointer<Float>?
     let weight: UnsafePointer<Float>
     let rows: Int
     let dim: Int
@@ -100,6 +118,13 @@ private struct RMSNormJob {
         let j = argument!.assumingMemoryBound(to: RMSNormJob.self).pointee
         let range = ThreadPool.chunk(j.rows, index, total)
         if range.isEmpty { return }
+        if let residual = j.residual {
+            let x = UnsafeMutablePointer(mutating: j.x)
+            for r in range {
+                let xr = x + r * j.stride, rr = residual + r * j.stride
+                for e in 0..<j.dim { xr[e] += rr[e] }
+            }
+        }
         flint_rms_norm(j.x + range.lowerBound * j.stride, j.weight, Int64(range.count), Int64(j.dim), Int64(j.stride), j.eps,
                        j.out + range.lowerBound * j.outStride, Int64(j.outStride))
     }
