@@ -313,27 +313,75 @@ FL_AVX512 static int kqv_prompt_avx512(float *out, const float *w, const uint16_
 }
 
 // The one-row KQV (64 lanes: key j to lane j % 64, lanes 16a..16a+15 the one-row kernel's
-// accumulator a) with the finish, 16 head dimensions at a time. Lane l of the four
-// accumulators is built one after the other over the keys (an fma chain each, in key order)
-// and combined at once as kqv_finish does, (0 + 2) + (1 + 3); then R16 over the 16 lanes. So
-// only 16 sums plus the chain in flight are live: no spills. Keys of a round outside
+// accumulator a) with the finish, 16 head dimensions at a time, for keys spanning several
+// rounds of 64: each accumulator's 16 lanes in registers over the keys, 16 consecutive keys
+// at a time (a stream the hardware prefetcher follows through a long context), combined as
+// kqv_finish does ((0 + 2) + (1 + 3), then R16 over the lanes). Keys of a round outside
 // first..last count as a zero row with weight 0 (adds +0, see kqv_prompt_avx512). Same bits
 // as kqv_accumulate + kqv_finish with 64 lanes. (The key loop repeats kqv_prompt_avx512's on
 // purpose: a shared helper taking the lane array left the lanes in memory and cost ~8% of a
 // batched decode step.)
+FL_AVX512 static void kqv_decode_rounds_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                                               int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
+                                               int32_t head_dim) {
+    static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
+    const int32_t g0 = first & ~63;
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 sum02[16], sum13[16];
+        static const int order[4] = {0, 2, 1, 3};
+        for (int oi = 0; oi < 4; oi++) {
+            const int a = order[oi];
+            __m512 t[16];
+            for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
+            for (int32_t g = g0 + 16 * a; g <= last; g += 64) {
+                if (g >= first && g + 15 <= last) {
+                    for (int l = 0; l < 16; l++)
+                        t[l] = _mm512_fmadd_ps(ld16(key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
+                                               _mm512_set1_ps(w[g + l]), t[l]);
+                } else {
+                    for (int l = 0; l < 16; l++) {
+                        const int32_t j = g + l;
+                        const int in = j >= first && j <= last;
+                        const uint16_t *vj = in ? key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
+                        t[l] = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), t[l]);
+                    }
+                }
+            }
+            for (int l = 0; l < 16; l++) {
+                if (a == 0) sum02[l] = t[l];
+                else if (a == 2) sum02[l] = _mm512_add_ps(sum02[l], t[l]);
+                else if (a == 1) sum13[l] = t[l];
+                else sum02[l] = _mm512_add_ps(sum02[l], _mm512_add_ps(sum13[l], t[l]));
+            }
+        }
+        for (int l = 0; l < 8; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 8]);
+        for (int l = 0; l < 4; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(sum02[0], sum02[2]), _mm512_add_ps(sum02[1], sum02[3])));
+    }
+}
+
+// The same for keys within one round of 64 (short contexts: most of a batched decode's rows
+// early on), where the four accumulators of a lane are single products: lane l's four are
+// built one after the other and combined at once, so only 16 sums are live (the form above
+// spills its 48 registers, which costs more than the keys themselves here).
 FL_AVX512 static int kqv_decode_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
                                        int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
                                        int32_t head_dim) {
     static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
     if (head_dim & 15) return 0;
     const int32_t g0 = first & ~63;
+    if (last - g0 >= 64) {
+        kqv_decode_rounds_avx512(out, w, v_cache, slots, slot_elems, head_offset, first, last, head_dim);
+        return 1;
+    }
     for (int32_t d = 0; d < head_dim; d += 16) {
         __m512 s[16];
         for (int l = 0; l < 16; l++) {
             __m512 t[4];
             for (int a = 0; a < 4; a++) {
                 __m512 c = _mm512_setzero_ps();
-                for (int32_t j = g0 + 16 * a + l; j - l <= last; j += 64) {
+                const int32_t j = g0 + 16 * a + l;
+                if (j - l <= last) {  /* the round exists for this accumulator */
                     const int in = j >= first && j <= last;
                     const uint16_t *vj = in ? key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
                     c = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), c);
@@ -348,6 +396,7 @@ FL_AVX512 static int kqv_decode_avx512(float *out, const float *w, const uint16_
     }
     return 1;
 }
+
 
 // vcvtps2ph rounds to nearest even, as fl_f2h does (NaNs stay NaNs).
 FL_AVX512 static void store_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
