@@ -13,15 +13,20 @@ static void store_f16_scalar(uint16_t *dst, const float *src, int64_t n) {
 }
 typedef void (*store_fn)(uint16_t *dst, const float *src, int64_t n);
 
-// Slot of every key position first..last (block-table lookups done once per query row).
-static void fill_slots(int32_t *slots, const int32_t *block_table, int32_t block_size, int32_t first, int32_t last) {
+// Cache layout (flint_attention.h): head h of slot s = (block b, index i) is the row
+// (b * n_kv_head + h) * block_size + i of head_dim halves. fill_slots stores, for every key
+// position first..last, its row for head 0 (block-table lookups done once per query row);
+// head h adds h * block_size rows (key_ptr's head_offset).
+static void fill_slots(int32_t *slots, const int32_t *block_table, int32_t block_size, int32_t n_kv_head, int32_t first,
+                       int32_t last) {
     for (int32_t j = first; j <= last;) {
-        const int32_t b = j / block_size, base = block_table[b] * block_size;
+        const int32_t b = j / block_size, base = block_table[b] * block_size * n_kv_head;
         const int32_t end = (b + 1) * block_size - 1 < last ? (b + 1) * block_size - 1 : last;
         for (; j <= end; j++) slots[j] = base + j % block_size;
     }
 }
 
+// slot_elems: halves per row (head_dim); head_offset: the KV head's first row, in halves.
 static inline const uint16_t *key_ptr(const uint16_t *cache, const int32_t *slots, int32_t j, int64_t slot_elems,
                                       int64_t head_offset) {
     return cache + (int64_t)slots[j] * slot_elems + head_offset;
@@ -478,15 +483,24 @@ __attribute__((constructor)) static void flint_attention_init(void) {
 }
 
 
+static inline int64_t kv_row(const int32_t *block_table, int32_t block_size, int32_t n_kv_head, int32_t kv_head, int32_t j) {
+    return ((int64_t)block_table[j / block_size] * n_kv_head + kv_head) * block_size + j % block_size;
+}
+
+void flint_kv_store(uint16_t *cache, int64_t slot, const float *src, int32_t n_kv_head, int32_t head_dim, int32_t block_size) {
+    const int64_t b = slot / block_size, i = slot % block_size;
+    for (int32_t h = 0; h < n_kv_head; h++)
+        attn_store(cache + ((b * n_kv_head + h) * block_size + i) * head_dim, src + (int64_t)h * head_dim, head_dim);
+}
+
 void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, const int32_t *block_table,
                               int32_t block_size, int32_t n_kv_head, int32_t head_dim, int32_t kv_head,
                               int32_t first, int32_t last) {
-    const int64_t slot_elems = (int64_t)n_kv_head * head_dim, off = (int64_t)kv_head * head_dim;
     const int64_t bytes = (int64_t)head_dim * 2;
     for (int32_t j = first; j <= last; j++) {
-        const int64_t slot = (int64_t)block_table[j / block_size] * block_size + j % block_size;
-        const char *kp = (const char *)(k_cache + slot * slot_elems + off);
-        const char *vp = (const char *)(v_cache + slot * slot_elems + off);
+        const int64_t row = kv_row(block_table, block_size, n_kv_head, kv_head, j);
+        const char *kp = (const char *)(k_cache + row * head_dim);
+        const char *vp = (const char *)(v_cache + row * head_dim);
         for (int64_t b = 0; b < bytes; b += 64) {
             __builtin_prefetch(kp + b, 0, 3);
             __builtin_prefetch(vp + b, 0, 3);
@@ -502,7 +516,7 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
                            float scale, int32_t window,
                            int32_t head_begin, int32_t head_end,
                            float *out, int64_t out_stride, float *scratch) {
-    const int64_t slot_elems = (int64_t)n_kv_head * head_dim;
+    const int64_t slot_elems = head_dim;
     float qh[FLINT_ATTENTION_MAX_HEAD_DIM];
     const int32_t group = n_head / n_kv_head;
     const int32_t lanes = prompt ? 16 : 64;
@@ -513,10 +527,10 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
         // scratch: scores [0, pos], key slots [pos + 1, 2 pos + 1], then the KQV accumulators
         int32_t *slots = (int32_t *)(scratch + pos + 1);
         float *acc = scratch + 2 * (pos + 1);
-        fill_slots(slots, block_table, block_size, first, pos);
+        fill_slots(slots, block_table, block_size, n_kv_head, first, pos);
         for (int32_t h = head_begin; h < head_end; h++) {
             attn_round(qh, q + r * q_stride + (int64_t)h * head_dim, 1.0f, head_dim);
-            const int64_t head_offset = (int64_t)(h / group) * head_dim;
+            const int64_t head_offset = (int64_t)(h / group) * block_size * head_dim;
             attn_scores(qh, k_cache, slots, slot_elems, head_offset, first, pos, head_dim, scale, prompt, scratch);
             const float inv = (float)(1.0 / attn_softmax(scratch, first, pos));
             attn_round(scratch + first, scratch + first, inv, pos + 1 - first);

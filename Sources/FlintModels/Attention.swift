@@ -22,8 +22,8 @@ struct PagedAttention {
         batch.slots.withUnsafeBufferPointer { slots in
             for r in 0..<rows {
                 let s = Int(slots[r])
-                flint_store_f16(kc + s * kvDim, k + r * kvDim, Int64(kvDim))
-                flint_store_f16(vc + s * kvDim, v + r * kvDim, Int64(kvDim))
+                flint_kv_store(kc, Int64(s), k + r * kvDim, Int32(kvHeads), Int32(headDim), Int32(cache.blockSize))
+                flint_kv_store(vc, Int64(s), v + r * kvDim, Int32(kvHeads), Int32(headDim), Int32(cache.blockSize))
             }
         }
         let window: Int32

@@ -7,8 +7,9 @@ public enum AttentionKind: Sendable, Equatable {
 }
 
 /// The KV pool: for every layer, `blockCount * blockSize` slots of keys and values
-/// stored as F16. Blocks are handed out by the engine's block manager; the cache
-/// itself is just memory addressed by slot.
+/// stored as F16, block by block and within a block KV head by KV head (the layout of
+/// flint_attention_paged / flint_kv_store). Blocks are handed out by the engine's block
+/// manager; the cache itself is just memory addressed by slot.
 public final class KVCache: @unchecked Sendable {
     public let blockSize: Int
     public let blockCount: Int

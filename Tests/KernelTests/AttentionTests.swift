@@ -33,9 +33,13 @@ final class AttentionTests: XCTestCase {
                 table.shuffle(using: &rng)
                 let positions: [Int32] = [0, 1, 5, 8, 13, 29, 30, 31, 50, 70]
                 // Slots past the last position hold NaN: a kernel must not read keys beyond a row's position.
+                // (layout: block, then KV head, then the slot's index in the block; flint_kv_store)
                 for j in 71..<slots {
-                    let slot = Int(table[j / Int(blockSize)]) * Int(blockSize) + j % Int(blockSize)
-                    for e in 0..<(kvHeads * headDim) { v[slot * kvHeads * headDim + e] = 0x7E00 }
+                    let b = Int(table[j / Int(blockSize)]), i = j % Int(blockSize)
+                    for h in 0..<kvHeads {
+                        let row = (b * kvHeads + h) * Int(blockSize) + i
+                        for e in 0..<headDim { v[row * headDim + e] = 0x7E00 }
+                    }
                 }
                 let q = (0..<(positions.count * heads * headDim)).map { _ in uniform() * 3 }
                 let a = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, scalar: true,

@@ -23,7 +23,11 @@ void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 /// - prompt: 1 when the rows' sequence has several query rows in this forward pass (a
 ///   prompt chunk), 0 for one row (decoding). It selects which of llama.cpp's two
 ///   arithmetics the dot products follow (attention.c); both are exact per row.
-/// - k_cache/v_cache: the KV pool of one layer, slot s at s*n_kv_head*head_dim halves.
+/// - k_cache/v_cache: the KV pool of one layer, block by block and within a block KV head by
+///   KV head: head h of slot s (block b = s / block_size, index i = s % block_size) is the
+///   row of head_dim halves at ((b * n_kv_head + h) * block_size + i) * head_dim (see
+///   flint_kv_store). So one head's keys of a block are contiguous, a stream the hardware
+///   prefetcher follows.
 /// - block_table: physical block of each logical block; key position j lives in slot
 ///   block_table[j / block_size] * block_size + j % block_size.
 /// - Computes heads [head_begin, head_end) of rows [row_begin, row_end) into
@@ -37,6 +41,10 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
                            float scale, int32_t window,
                            int32_t head_begin, int32_t head_end,
                            float *out, int64_t out_stride, float *scratch);
+
+/// Stores one position's n_kv_head heads of head_dim floats (src, head after head) as F16
+/// into slot `slot` of a layer's K or V pool, in flint_attention_paged's layout.
+void flint_kv_store(uint16_t *cache, int64_t slot, const float *src, int32_t n_kv_head, int32_t head_dim, int32_t block_size);
 
 /// Prefetches the cached keys and values of KV head `kv_head` at positions first..last (a
 /// later flint_attention_paged call's), so that they load while other work runs.
