@@ -4,17 +4,22 @@
 # ratio Flint / llama.cpp, plus the generation roofline (measured memory read
 # bandwidth / weight bytes read per token).
 #
-#   bench/compare-llamacpp.sh [--threads 2] [-p 256] [-n 128] [--repetitions 3] [models...]
+# Then Flint's batched decode on one model (--batched-model, default smollm2-135m-instruct):
+# aggregate tok/s at batch 1, 8 and 32 and each as a multiple of batch 1 (the llama_cpp
+# Python API has no batched-decode timing to set beside it).
+#
+#   bench/compare-llamacpp.sh [--threads 2] [-p 256] [-n 128] [--repetitions 3] [--batched-model M] [models...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-threads=2; p=256; n=128; reps=3; models=()
+threads=2; p=256; n=128; reps=3; models=(); batched=smollm2-135m-instruct
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) threads=$2; shift 2 ;;
         -p) p=$2; shift 2 ;;
         -n) n=$2; shift 2 ;;
         --repetitions) reps=$2; shift 2 ;;
+        --batched-model) batched=$2; shift 2 ;;
         *) models+=("$1"); shift ;;
     esac
 done
@@ -53,3 +58,15 @@ if tg:
         100 * tg[0]["avg_ts"] / roof["roofline_tg_ts"], 100 * lt[tg[0]["test"]]["avg_ts"] / roof["roofline_tg_ts"]))
 PY
 done
+
+path=$($flint pull "$batched")
+bj=$($flint bench --model "$path" -p 0 -n "$n" -b 1,8,32 --threads "$threads" --repetitions "$reps" --json)
+python3 - "$batched" "$bj" <<'PY'
+import json, sys
+name, rows = sys.argv[1], [r for r in json.loads(sys.argv[2]) if r["test"].startswith("batch")]
+base = next((r["avg_ts"] for r in rows if r["n_batch"] == 1), None)
+print()
+print("%-30s %-8s %14s %10s" % ("batched decode (Flint)", "test", "t/s", "x batch1"))
+for r in rows:
+    print("%-30s %-8s %8.1f ± %-4.1f %9.2fx" % (name, r["test"], r["avg_ts"], r["stddev_ts"], r["avg_ts"] / base if base else 0))
+PY

@@ -338,7 +338,9 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     SET(FL_SLOT_Q6_K_TILED, q6_K_tiled);
 #undef SET
 #if FL_VNNI
-    // 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h); vec_dot stays the 1x1 tile.
+    // 16-row transposed tiles (gemm_zmm_t.h; Q4_1 for every m, the signed types for m > 1)
+    // and 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h) for the rest; vec_dot stays
+    // the 1x1 tile.
     t->k[FLINT_TYPE_Q4_0].gemm = q4_0_tgemm_mv;
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_zgemm_mv;
     t->k[FLINT_TYPE_Q5_0].gemm = q5_0_tgemm_mv;
