@@ -24,8 +24,15 @@ struct EngineOptions: ParsableArguments {
         guard (1...65536).contains(maxBatchedTokens) else { throw ValidationError("--max-num-batched-tokens must be in 1...65536") }
         guard (1...65535).contains(maxLoras) else { throw ValidationError("--max-loras must be in 1...65535") }
         guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1") }
-        if let text = kvCacheMemory, Self.parseBytes(text) == nil {
-            throw ValidationError("--kv-cache-memory: '\(text)' is not a byte count (e.g. 512M, 2GiB)")
+        if let text = kvCacheMemory {
+            guard let bytes = Self.parseBytes(text) else {
+                throw ValidationError("--kv-cache-memory: '\(text)' is not a byte count (e.g. 512M, 2GiB)")
+            }
+            // The pool is allocated and zeroed at start-up; more than the machine has cannot be.
+            let physical = ProcessInfo.processInfo.physicalMemory
+            guard UInt64(bytes) <= physical else {
+                throw ValidationError("--kv-cache-memory: \(text) is more than this machine's memory (\(physical) bytes)")
+            }
         }
     }
 

@@ -6,12 +6,14 @@ import http.client
 import json
 import random
 import socket
+import subprocess
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conftest import _flint_bin
 from e2e_util import API_KEY, MODEL, check_error_body, request, split_base, sse_events
 
 SEED = 20240611
@@ -461,3 +463,16 @@ def test_zz_pathological_single_word_prompt(base_url):
     assert 400 <= r.status < 500, (r.status, r.body[:300])
     assert elapsed < 60, f"took {elapsed:.1f} s"
     assert request(base_url, "GET", "/health", api_key=None).status == 200
+
+
+@pytest.mark.parametrize("value, message", [
+    ("lots", "is not a byte count"),
+    ("100000GiB", "is more than this machine's memory"),
+])
+def test_bad_kv_cache_memory_is_a_clear_startup_error(value, message):
+    """--kv-cache-memory is checked before anything is allocated: a size the machine cannot
+    hold ends the command with a usage error (exit status 64), not a crash."""
+    proc = subprocess.run([str(_flint_bin()), "serve", "--kv-cache-memory", value, "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 64, proc.stderr
+    assert message in proc.stderr
