@@ -483,14 +483,14 @@ __attribute__((constructor)) static void flint_attention_init(void) {
 }
 
 
-static inline int64_t kv_row(const int32_t *block_table, int32_t block_size, int32_t n_kv_head, int32_t kv_head, int32_t j) {
-    return ((int64_t)block_table[j / block_size] * n_kv_head + kv_head) * block_size + j % block_size;
+// Row (of head_dim halves) of KV head `kv_head` at physical slot `slot` (flint_attention.h).
+static inline int64_t kv_row(int64_t slot, int32_t block_size, int32_t n_kv_head, int32_t kv_head) {
+    return (slot / block_size * n_kv_head + kv_head) * block_size + slot % block_size;
 }
 
 void flint_kv_store(uint16_t *cache, int64_t slot, const float *src, int32_t n_kv_head, int32_t head_dim, int32_t block_size) {
-    const int64_t b = slot / block_size, i = slot % block_size;
     for (int32_t h = 0; h < n_kv_head; h++)
-        attn_store(cache + ((b * n_kv_head + h) * block_size + i) * head_dim, src + (int64_t)h * head_dim, head_dim);
+        attn_store(cache + kv_row(slot, block_size, n_kv_head, h) * head_dim, src + (int64_t)h * head_dim, head_dim);
 }
 
 void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, const int32_t *block_table,
@@ -498,7 +498,8 @@ void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, 
                               int32_t first, int32_t last) {
     const int64_t bytes = (int64_t)head_dim * 2;
     for (int32_t j = first; j <= last; j++) {
-        const int64_t row = kv_row(block_table, block_size, n_kv_head, kv_head, j);
+        const int64_t slot = (int64_t)block_table[j / block_size] * block_size + j % block_size;
+        const int64_t row = kv_row(slot, block_size, n_kv_head, kv_head);
         const char *kp = (const char *)(k_cache + row * head_dim);
         const char *vp = (const char *)(v_cache + row * head_dim);
         for (int64_t b = 0; b < bytes; b += 64) {

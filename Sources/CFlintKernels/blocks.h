@@ -88,6 +88,15 @@ static inline uint16_t fl_f2bf(float f) {
 #define FL_H2F(h) fl_h2f(h)
 #define FL_F2H(f) fl_f2h(f)
 
+// ---- Q6_K: the four signed 6-bit values of index l (0..31) of a 128-element half,
+// elements l, l + 32, l + 64 and l + 96 (ql and qh point at the half's bytes).
+static inline void fl_q6_K_quad(const uint8_t *ql, const uint8_t *qh, int l, int q[4]) {
+    q[0] = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+    q[1] = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+    q[2] = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+    q[3] = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+}
+
 // ---- K-quant 6-bit scale/min unpacking ----
 static inline void fl_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     if (j < 4) {

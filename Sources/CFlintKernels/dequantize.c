@@ -110,14 +110,12 @@ static void deq_q6_K(const block_q6_K *x, float *y, int64_t nb) {
         for (int n = 0; n < QK_K; n += 128) {
             for (int l = 0; l < 32; l++) {
                 const int is = l / 16;
-                const int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                y[l + 0] = d * sc[is + 0] * q1;
-                y[l + 32] = d * sc[is + 2] * q2;
-                y[l + 64] = d * sc[is + 4] * q3;
-                y[l + 96] = d * sc[is + 6] * q4;
+                int q[4];
+                fl_q6_K_quad(ql, qh, l, q);
+                y[l + 0] = d * sc[is + 0] * q[0];
+                y[l + 32] = d * sc[is + 2] * q[1];
+                y[l + 64] = d * sc[is + 4] * q[2];
+                y[l + 96] = d * sc[is + 6] * q[3];
             }
             y += 128;
             ql += 64;

@@ -222,14 +222,12 @@ static int q6_K_block_sum(const block_q6_K *w, const block_q8_K *x) {
         int acc[8] = {0};
         for (int l = 0; l < 32; l++) {
             const int is = l / 16;
-            const int q1 = (int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-            const int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-            const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-            const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-            acc[is + 0] += q1 * y[l];
-            acc[is + 2] += q2 * y[l + 32];
-            acc[is + 4] += q3 * y[l + 64];
-            acc[is + 6] += q4 * y[l + 96];
+            int q[4];
+            fl_q6_K_quad(ql, qh, l, q);
+            acc[is + 0] += q[0] * y[l];
+            acc[is + 2] += q[1] * y[l + 32];
+            acc[is + 4] += q[2] * y[l + 64];
+            acc[is + 6] += q[3] * y[l + 96];
         }
         for (int j = 0; j < 8; j++) sumi += sc[j] * acc[j];
         ql += 64;

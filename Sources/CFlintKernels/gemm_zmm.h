@@ -297,6 +297,17 @@ FL_INLINE __m512i q5_0_zpair_u(const block_q5_0 *a, const block_q5_0 *b) {
     return _mm512_mask_add_epi8(nib, _cvtu64_mask64((uint64_t)ha | ((uint64_t)hb << 32)), nib, _mm512_set1_epi8(16));
 }
 typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
+
+// Whether any of the m Q8_0 activation rows holds the byte -128, where the sign trick of the
+// signed kernels wraps and the offset forms (exact products) would differ from it.
+FL_INLINE int z_q8_0_has_min_byte(int64_t nb, const uint8_t *X, size_t xs, int64_t m) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t b = 0; b < nb; b++) {
+            const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)i * xs) + b;
+            if (_mm256_cmpeq_epi8_mask(_mm256_loadu_si256((const __m256i *)xb->qs), _mm256_set1_epi8(-128))) return 1;
+        }
+    return 0;
+}
 #define ZBIG_U(NAME, WB, OFF)                                                                              \
     FL_INLINE void NAME##_ztileu(const int nm, int64_t nb, const z_ublk *pw, const uint8_t *x, size_t xs,  \
                                  const float *dx, const __m256i *nc, float *y, int64_t ldy) {             \
@@ -323,12 +334,7 @@ typedef struct { __m512i u[2]; __m512 dw[2]; } z_ublk;
     }                                                                                                     \
     static int NAME##_zbig_u(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,            \
                              const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {             \
-        for (int64_t i = 0; i < m; i++)                                                                   \
-            for (int64_t b = 0; b < nb; b++) {                                                            \
-                const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)i * xs) + b;                      \
-                if (_mm256_cmpeq_epi8_mask(_mm256_loadu_si256((const __m256i *)xb->qs), _mm256_set1_epi8(-128))) \
-                    return 0;                                                                             \
-            }                                                                                             \
+        if (z_q8_0_has_min_byte(nb, X, xs, m)) return 0;                                                  \
         const int64_t nt = (m + ZNM - 1) / ZNM;                                                           \
         if (nb * nt * ZNM * 32 > (512 << 10)) return 0; /* sum terms beyond L2: sign path measured faster */ \
         float *sc = (float *)fl_scratch(0, sizeof(float) * ZNM * (size_t)(nb * nt));                     \

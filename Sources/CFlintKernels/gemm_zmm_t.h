@@ -93,13 +93,7 @@ static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
     /* Rows r0..r16 (whole 16-row groups); 0 (nothing written) when it does not apply. */               \
     static int NAME##_tgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16,            \
                             const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {              \
-        if (!HAS_MIN)                                                                                     \
-            for (int64_t i = 0; i < m; i++)                                                               \
-                for (int64_t b = 0; b < nb; b++) {                                                        \
-                    const XB *xb = (const XB *)(X + (size_t)i * xs) + b;                                  \
-                    if (_mm256_cmpeq_epi8_mask(_mm256_loadu_si256((const __m256i *)xb->qs), _mm256_set1_epi8(-128))) \
-                        return 0;                                                                         \
-                }                                                                                         \
+        if (!HAS_MIN && z_q8_0_has_min_byte(nb, X, xs, m)) return 0;                                      \
         const int64_t nt = (m + ZT_NI - 1) / ZT_NI;                                                       \
         float *sc = (float *)fl_scratch(0, sizeof(float) * 2 * ZT_NI * (size_t)(nb * nt));               \
         zb_w *pw = (zb_w *)fl_scratch(1, sizeof(zb_w) * (size_t)nb);                                     \
