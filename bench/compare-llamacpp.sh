@@ -4,9 +4,9 @@
 # ratio Flint / llama.cpp, plus the generation roofline (measured memory read
 # bandwidth / weight bytes read per token).
 #
-# Then Flint's batched decode on one model (--batched-model, default smollm2-135m-instruct):
-# aggregate tok/s at batch 1, 8 and 32 and each as a multiple of batch 1 (the llama_cpp
-# Python API has no batched-decode timing to set beside it).
+# Then batched decode on one model (--batched-model, default smollm2-135m-instruct), both
+# engines: aggregate tok/s at batch 1, 8 and 32, the ratio Flint / llama.cpp, and each
+# engine's figure as a multiple of its own batch 1.
 #
 #   bench/compare-llamacpp.sh [--threads 2] [-p 256] [-n 128] [--repetitions 3] [--batched-model M] [models...]
 set -euo pipefail
@@ -61,12 +61,21 @@ done
 
 path=$($flint pull "$batched")
 bj=$($flint bench --model "$path" -p 0 -n "$n" -b 1,8,32 --threads "$threads" --repetitions "$reps" --json)
-python3 - "$batched" "$bj" <<'PY'
+blj=$(python3 bench/llamacpp_bench.py "$path" "$threads" 0 "$n" "$reps" 1,8,32)
+python3 - "$batched" "$bj" "$blj" <<'PY'
 import json, sys
-name, rows = sys.argv[1], [r for r in json.loads(sys.argv[2]) if r["test"].startswith("batch")]
-base = next((r["avg_ts"] for r in rows if r["n_batch"] == 1), None)
+name = sys.argv[1]
+f, l = ([r for r in json.loads(a) if r["test"].startswith("batch")] for a in sys.argv[2:4])
+lt = {r["test"]: r for r in l}
+fb = next((r["avg_ts"] for r in f if r["n_batch"] == 1), None)
+lb = next((r["avg_ts"] for r in l if r["n_batch"] == 1), None)
 print()
-print("%-30s %-8s %14s %10s" % ("batched decode (Flint)", "test", "t/s", "x batch1"))
-for r in rows:
-    print("%-30s %-8s %8.1f ± %-4.1f %9.2fx" % (name, r["test"], r["avg_ts"], r["stddev_ts"], r["avg_ts"] / base if base else 0))
+print("%-30s %-8s %14s %14s %7s %10s %10s" % ("batched decode", "test", "flint t/s", "llama.cpp t/s", "ratio",
+                                              "flint xb1", "llama xb1"))
+for r in f:
+    o = lt.get(r["test"])
+    if not o: continue
+    print("%-30s %-8s %8.1f ± %-4.1f %8.1f ± %-4.1f %6.2fx %9.2fx %9.2fx" % (
+        name, r["test"], r["avg_ts"], r["stddev_ts"], o["avg_ts"], o["stddev_ts"], r["avg_ts"] / o["avg_ts"],
+        r["avg_ts"] / fb if fb else 0, o["avg_ts"] / lb if lb else 0))
 PY

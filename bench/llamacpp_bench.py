@@ -1,7 +1,12 @@
 """Times llama.cpp through llama-cpp-python's low-level API (no Python-side logits
 copies), the way `flint bench` times Flint: prompt processing of P random tokens in
-one batch and generation of N tokens one at a time, mean and standard deviation over
-repetitions. Prints one JSON array with llama-bench's field names."""
+one batch, generation of N tokens one at a time, and (with a sixth argument such as
+"1,8,32") batched decoding: B sequences advanced together, one token each per decode
+call with logits for every row, for min(N, 64) timed steps after one untimed step, as
+`flint bench -b` does. Mean and standard deviation over repetitions; prints one JSON
+array with llama-bench's field names.
+
+    llamacpp_bench.py MODEL THREADS P N REPETITIONS [BATCHES]"""
 import ctypes
 import json
 import random
@@ -14,13 +19,16 @@ import llama_cpp as L
 
 def main():
     path, threads, p, n, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    batches = [int(b) for b in sys.argv[6].split(",")] if len(sys.argv) > 6 else []
+    steps = max(16, min(n, 64))
     _quiet = L.llama_log_callback(lambda level, text, data: None)
     L.llama_log_set(_quiet, ctypes.c_void_p(0))
     L.llama_backend_init()
     model = L.llama_model_load_from_file(path.encode(), L.llama_model_default_params())
     cp = L.llama_context_default_params()
-    cp.n_ctx = max(512, p + n + 16)
+    cp.n_ctx = max(512, p + n + 16, max(batches, default=0) * (steps + 16))
     cp.n_batch = cp.n_ubatch = max(512, p)
+    cp.n_seq_max = max(batches, default=1)
     cp.n_threads = cp.n_threads_batch = threads
     ctx = L.llama_init_from_model(model, cp)
     vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
@@ -42,7 +50,7 @@ def main():
             t = time.perf_counter()
             decode(prompt)
             samples.append(p / (time.perf_counter() - t))
-        results.append(("pp%d" % p, p, 0, samples))
+        results.append(("pp%d" % p, p, 0, samples, 1))
     if n > 0:
         samples = []
         for _ in range(reps):
@@ -52,10 +60,34 @@ def main():
             for _ in range(n):
                 decode([rng.randrange(vocab)])
             samples.append(n / (time.perf_counter() - t))
-        results.append(("tg%d" % n, 0, n, samples))
-    print(json.dumps([{"test": name, "n_prompt": np_, "n_gen": ng, "n_threads": threads,
+        results.append(("tg%d" % n, 0, n, samples, 1))
+    for b in batches:
+        batch = L.llama_batch_init(b, 0, 1)
+        batch.n_tokens = b
+
+        def step(pos):
+            for s in range(b):
+                batch.token[s] = rng.randrange(vocab)
+                batch.pos[s] = pos
+                batch.n_seq_id[s] = 1
+                batch.seq_id[s][0] = s
+                batch.logits[s] = 1
+            if L.llama_decode(ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed (batch %d)" % b)
+
+        samples = []
+        for _ in range(reps):
+            L.llama_memory_clear(memory, True)
+            step(0)  # untimed, as flint bench's warm-up step
+            t = time.perf_counter()
+            for pos in range(1, steps + 1):
+                step(pos)
+            samples.append(b * steps / (time.perf_counter() - t))
+        L.llama_batch_free(batch)
+        results.append(("batch%d" % b, 0, steps, samples, b))
+    print(json.dumps([{"test": name, "n_prompt": np_, "n_gen": ng, "n_batch": nb, "n_threads": threads,
                        "avg_ts": statistics.mean(s), "stddev_ts": statistics.stdev(s) if len(s) > 1 else 0.0}
-                      for name, np_, ng, s in results]))
+                      for name, np_, ng, s, nb in results]))
 
 
 if __name__ == "__main__":
