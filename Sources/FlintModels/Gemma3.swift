@@ -69,11 +69,17 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
         rotaryLocal.fillTable(localTable, positions: batch.positions)
         rotaryGlobal.fillTable(globalTable, positions: batch.positions)
         embedding(batch.tokens, out: x, scale: Float(d).squareRoot())
+        // Each residual branch's post-norm and add (x += norm(h)) run inside the pre-norm that
+        // follows them; the last block's before the output head.
         for (li, b) in blocks.enumerated() {
             let global = layerAttention[li] == .full
             let rotary = global ? rotaryGlobal : rotaryLocal
             let table = global ? globalTable : localTable
-            norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
+            if li == 0 {
+                norm(x, b.attnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
+            } else {
+                residualNorm(x, adding: h, postNorm: blocks[li - 1].postFfnNorm, b.attnNorm, rows: n, dim: d, eps: eps, pool: ctx.pool)
+            }
             b.q(h, rows: n, out: q, context: ctx, lora: lora)
             b.k(h, rows: n, out: k, context: ctx, lora: lora, sameInput: true)
             b.v(h, rows: n, out: v, context: ctx, lora: lora, sameInput: true)
@@ -82,15 +88,14 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
             rotary.apply(q: q, qHeads: c.headCount, k: k, kHeads: c.kvHeadCount, headDim: hd, rows: n, table: table, pool: ctx.pool)
             attention[li](q: q, k: k, v: v, layer: li, batch: batch, cache: cache, context: ctx, out: att)
             b.o(att, rows: n, out: h, context: ctx, lora: lora)
-            norm(h, b.postAttnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
-            Ops.add(x, h, count: n * d)
-
-            norm(x, b.ffnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
+            residualNorm(x, adding: h, postNorm: b.postAttnNorm, b.ffnNorm, rows: n, dim: d, eps: eps, pool: ctx.pool)
             b.gate(h, rows: n, out: gate, context: ctx, lora: lora)
             b.up(h, rows: n, out: up, context: ctx, lora: lora, sameInput: true)
             Ops.gatedActivation(.geglu, gate: gate, up: up, out: gate, rows: n, rowLength: f, pool: ctx.pool)
             b.down(gate, rows: n, out: h, context: ctx, lora: lora)
-            norm(h, b.postFfnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
+        }
+        if let last = blocks.last {
+            norm(h, last.postFfnNorm, rows: n, dim: d, eps: eps, out: h, pool: ctx.pool)
             Ops.add(x, h, count: n * d)
         }
         return head(x, batch: batch, context: ctx)
@@ -99,5 +104,16 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
     private func norm(_ x: UnsafeMutablePointer<Float>, _ w: [Float], rows: Int, dim: Int, eps: Float, out: UnsafeMutablePointer<Float>,
                       pool: ThreadPool) {
         w.withUnsafeBufferPointer { Ops.rmsNorm(x, weight: $0.baseAddress!, rows: rows, dim: dim, stride: dim, eps: eps, out: out, outStride: dim, pool: pool) }
+    }
+
+    /// h = norm(h) · postNorm, x += h, h = norm(x) · w: one pool job.
+    private func residualNorm(_ x: UnsafeMutablePointer<Float>, adding h: UnsafeMutablePointer<Float>, postNorm: [Float], _ w: [Float],
+                              rows: Int, dim: Int, eps: Float, pool: ThreadPool) {
+        postNorm.withUnsafeBufferPointer { p in
+            w.withUnsafeBufferPointer {
+                Ops.rmsNorm(x, adding: h, normalizedBy: p.baseAddress!, weight: $0.baseAddress!, rows: rows, dim: dim, stride: dim, eps: eps,
+                            out: h, outStride: dim, pool: pool)
+            }
+        }
     }
 }

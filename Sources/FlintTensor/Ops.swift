@@ -13,8 +13,8 @@ extension Ops {
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, dim: Int,
                                stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int,
                                pool: ThreadPool? = nil) {
-        var job = RMSNormJob(x: x, residual: nil, weight: weight, rows: rows, dim: dim, stride: stride, eps: eps, out: out,
-                             outStride: outStride)
+        var job = RMSNormJob(x: x, residual: nil, residualWeight: nil, weight: weight, rows: rows, dim: dim, stride: stride, eps: eps,
+                             out: out, outStride: outStride)
         run(&job, pool: pool)
     }
 
@@ -24,8 +24,20 @@ extension Ops {
     public static func rmsNorm(_ x: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                rows: Int, dim: Int, stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int,
                                pool: ThreadPool? = nil) {
-        var job = RMSNormJob(x: x, residual: residual, weight: weight, rows: rows, dim: dim, stride: stride, eps: eps, out: out,
-                             outStride: outStride)
+        var job = RMSNormJob(x: x, residual: residual, residualWeight: nil, weight: weight, rows: rows, dim: dim, stride: stride,
+                             eps: eps, out: out, outStride: outStride)
+        run(&job, pool: pool)
+    }
+
+    /// The same with the residual branch's own norm first (Gemma's post-norms): residual =
+    /// rmsNorm(residual) · residualWeight in place, x += residual, out = rmsNorm(x) · weight,
+    /// row by row in one pool job instead of two jobs and a serial add. `out` may be `residual`.
+    public static func rmsNorm(_ x: UnsafeMutablePointer<Float>, adding residual: UnsafeMutablePointer<Float>,
+                               normalizedBy residualWeight: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                               rows: Int, dim: Int, stride: Int, eps: Float, out: UnsafeMutablePointer<Float>, outStride: Int,
+                               pool: ThreadPool? = nil) {
+        var job = RMSNormJob(x: x, residual: residual, residualWeight: residualWeight, weight: weight, rows: rows, dim: dim,
+                             stride: stride, eps: eps, out: out, outStride: outStride)
         run(&job, pool: pool)
     }
 
@@ -106,6 +118,8 @@ private struct RMSNormJob {
     let x: UnsafePointer<Float>
     /// Added to x (written back) before the norm, row by row; nil: x as it is.
     let residual: UnsafePointer<Float>?
+    /// When set, the residual rows are first normalized in place with this weight.
+    let residualWeight: UnsafePointer<Float>?
     let weight: UnsafePointer<Float>
     let rows: Int
     let dim: Int
@@ -119,6 +133,10 @@ private struct RMSNormJob {
         let range = ThreadPool.chunk(j.rows, index, total)
         if range.isEmpty { return }
         if let residual = j.residual {
+            if let rw = j.residualWeight {
+                let rows = UnsafeMutablePointer(mutating: residual) + range.lowerBound * j.stride
+                flint_rms_norm(rows, rw, Int64(range.count), Int64(j.dim), Int64(j.stride), j.eps, rows, Int64(j.stride))
+            }
             let x = UnsafeMutablePointer(mutating: j.x)
             for r in range {
                 let xr = x + r * j.stride, rr = residual + r * j.stride
