@@ -402,7 +402,6 @@ FL_AVX512 static int kqv_decode_avx512(float *out, const float *w, const uint16_
     return 1;
 }
 
-
 // vcvtps2ph rounds to nearest even, as fl_f2h does (NaNs stay NaNs).
 FL_AVX512 static void store_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
     int64_t i = 0;
@@ -449,10 +448,10 @@ static kqv_fn attn_kqv = kqv_accumulate_scalar, best_kqv = kqv_accumulate_scalar
 static finish_fn attn_finish = kqv_finish_scalar, best_finish = kqv_finish_scalar;
 static round_fn attn_round = round_f16_scalar, best_round = round_f16_scalar;
 static store_fn attn_store = store_f16_scalar, best_store = store_f16_scalar;
-
-void flint_store_f16(uint16_t *dst, const float *src, int64_t n) { attn_store(dst, src, n); }
 static kqv_prompt_fn attn_kqv_prompt = NULL, best_kqv_prompt = NULL;
 static kqv_prompt_fn attn_kqv_decode = NULL, best_kqv_decode = NULL;
+
+void flint_store_f16(uint16_t *dst, const float *src, int64_t n) { attn_store(dst, src, n); }
 
 void flint_attention_force_scalar(int on) {
     attn_scores = on ? scores_scalar : best_scores;

@@ -20,9 +20,9 @@
 // and uses the signed x signed product instead.
 //
 // The layout and its builders (NAME##_bpack) also serve the default lane-wise kernels of
-// gemm_zmm_t.h. The block-scalar arithmetic below is
-// opt-in only ("avx512bs", "avx512bs-amx"): accuracy is that of the lane-wise kernels, but the
-// results are not GGML's bit for bit, and the model reference tests (greedy outputs against
+// gemm_zmm_t.h. The block-scalar arithmetic below is opt-in only ("avx512bs",
+// "avx512bs-amx"): accuracy is that of the lane-wise kernels, but the results are not GGML's
+// bit for bit, and the model reference tests (greedy outputs against
 // llama.cpp, calibrated to the lane-wise arithmetic) then miss their thresholds: SmolLM2 max
 // |dlogit| 0.54 > 0.5, Qwen2.5 6/8 greedy cases (near-ties flip).
 #ifndef FLINT_GEMM_ZMM_B_H

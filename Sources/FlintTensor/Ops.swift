@@ -138,10 +138,7 @@ private struct RMSNormJob {
                 flint_rms_norm(rows, rw, Int64(range.count), Int64(j.dim), Int64(j.stride), j.eps, rows, Int64(j.stride))
             }
             let x = UnsafeMutablePointer(mutating: j.x)
-            for r in range {
-                let xr = x + r * j.stride, rr = residual + r * j.stride
-                for e in 0..<j.dim { xr[e] += rr[e] }
-            }
+            for r in range { Ops.add(x + r * j.stride, residual + r * j.stride, count: j.dim) }
         }
         flint_rms_norm(j.x + range.lowerBound * j.stride, j.weight, Int64(range.count), Int64(j.dim), Int64(j.stride), j.eps,
                        j.out + range.lowerBound * j.outStride, Int64(j.outStride))
