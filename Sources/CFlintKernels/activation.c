@@ -1,5 +1,5 @@
 #include "flint_activation.h"
-#include "blocks.h"
+#include "isa.h"
 #include "ggml_exp.h"
 #include <math.h>
 
@@ -15,16 +15,12 @@ static void swiglu_row_scalar(const float *g, const float *u, float *o, int64_t 
     for (int64_t i = nv; i < n; i++) o[i] = silu_libm(g[i]) * u[i];
 }
 
-typedef void (*swiglu_row_fn)(const float *g, const float *u, float *o, int64_t n);
-
 static void geglu_scalar(const float *g, const float *u, float *o, int64_t n, const uint16_t *table) {
     for (int64_t i = 0; i < n; i++) {
         const float x = g[i];
         o[i] = x <= -10.0f ? 0.0f : x >= 10.0f ? x * u[i] : fl_h2f(table[fl_f2h(x)]) * u[i];
     }
 }
-
-typedef void (*geglu_fn)(const float *g, const float *u, float *o, int64_t n, const uint16_t *table);
 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma,avx512f,avx512dq")))
@@ -58,29 +54,69 @@ static void geglu_avx512(const float *g, const float *u, float *o, int64_t n, co
 }
 #endif
 
-static swiglu_row_fn swiglu_row = swiglu_row_scalar, best_swiglu_row = swiglu_row_scalar;
-static geglu_fn geglu = geglu_scalar, best_geglu = geglu_scalar;
-
-__attribute__((constructor)) static void flint_activation_init(void) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
-        swiglu_row = best_swiglu_row = swiglu_row_avx512;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c"))
-        geglu = best_geglu = geglu_avx512;
-#endif
+// The same on 8 lanes (ggml_expf_ymm), for the AVX2 path: same bits.
+__attribute__((target("avx2,fma,f16c")))
+static void swiglu_row_avx2(const float *g, const float *u, float *o, int64_t n) {
+    const int64_t nv = n & ~(int64_t)15;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t i = 0; i < nv; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = ggml_expf_ymm(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (int64_t i = nv; i < n; i++) o[i] = silu_libm(g[i]) * u[i];
 }
 
-void flint_activation_force_scalar(int on) {
-    swiglu_row = on ? swiglu_row_scalar : best_swiglu_row;
-    geglu = on ? geglu_scalar : best_geglu;
+__attribute__((target("avx2,fma,f16c")))
+static void geglu_avx2(const float *g, const float *u, float *o, int64_t n, const uint16_t *table) {
+    const int64_t nv = n & ~(int64_t)7;
+    for (int64_t i = 0; i < nv; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        uint16_t idx[8], val[8];
+        _mm_storeu_si128((__m128i *)idx, _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        for (int l = 0; l < 8; l++) val[l] = table[idx[l]];
+        __m256 y = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)val));
+        y = _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, _mm256_set1_ps(10.0f), _CMP_GE_OQ));
+        y = _mm256_mul_ps(y, _mm256_loadu_ps(u + i));
+        y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(-10.0f), _CMP_LE_OQ));
+        _mm256_storeu_ps(o + i, y);
+    }
+    geglu_scalar(g + nv, u + nv, o + nv, n - nv, table);
+}
+#endif
+
+void fl_fill_activation(fl_isa_table *t, int isa) {
+    switch (isa) {
+    case FL_ISA_SCALAR:
+        t->swiglu_row = swiglu_row_scalar;
+        t->geglu = geglu_scalar;
+        break;
+#if defined(__x86_64__)
+    case FL_ISA_AVX2:
+        t->swiglu_row = swiglu_row_avx2;
+        t->geglu = geglu_avx2;
+        break;
+    case FL_ISA_AVX512VNNI:
+        t->swiglu_row = swiglu_row_avx512;
+        t->geglu = geglu_avx512;
+        break;
+#elif defined(__aarch64__)
+    case FL_ISA_NEON:
+        t->swiglu_row = fl_swiglu_row_neon;
+        t->geglu = fl_geglu_neon;
+        break;
+#endif
+    default: break;
+    }
 }
 
 void flint_geglu(const float *gate, const float *up, float *out, int64_t n, const uint16_t *table) {
-    geglu(gate, up, out, n, table);
+    fl_current_table()->geglu(gate, up, out, n, table);
 }
 
 void flint_swiglu(const float *gate, const float *up, float *out, int64_t rows, int64_t row_length) {
+    const fl_isa_table *t = fl_current_table();
     for (int64_t r = 0; r < rows; r++)
-        swiglu_row(gate + r * row_length, up + r * row_length, out + r * row_length, row_length);
+        t->swiglu_row(gate + r * row_length, up + r * row_length, out + r * row_length, row_length);
 }

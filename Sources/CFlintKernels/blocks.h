@@ -108,36 +108,4 @@ static inline void fl_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint
     }
 }
 
-// ---- kernel function tables ----
-typedef void (*fl_vec_dot_fn)(int64_t n, float *out, const void *w, const void *x);
-typedef void (*fl_gemm_fn)(int64_t k, const void *w, size_t w_stride, int64_t r0, int64_t r1,
-                           const void *x, size_t x_stride, int64_t m, float *y, int64_t ldy);
-
-typedef struct {
-    fl_vec_dot_fn vec_dot;
-    fl_gemm_fn gemm;
-} fl_kernel;
-
-#define FL_NTYPES 31
-// Table slots past the GGML type ids for the other arithmetics llama.cpp uses for batches
-// (flint_gemm_form): Q4_K in its 4-row GEMM, Q6_K in its tiled GEMM.
-#define FL_SLOT_Q4_K_GEMM4 FL_NTYPES
-#define FL_SLOT_Q6_K_TILED (FL_NTYPES + 1)
-typedef struct {
-    const char *name;
-    fl_kernel k[FL_NTYPES + 2];
-} fl_isa_table;
-
-void fl_fill_scalar(fl_isa_table *t);
-void fl_fill_avx2(fl_isa_table *t);
-void fl_fill_avx512vnni(fl_isa_table *t);
-void fl_fill_avx512bs(fl_isa_table *t);   // over a copy of the avx512vnni table
-void fl_fill_avx512bsamx(fl_isa_table *t);  // over a copy of the avx512vnni table
-
-// type info (types.c)
-int fl_type_index_ok(int type);
-
-// the kernel table of the selected ISA (dispatch.c)
-const fl_isa_table *fl_current_table(void);
-
 #endif

@@ -1,21 +1,50 @@
-// CPU feature detection (once, at start-up) and the per-ISA kernel tables.
-#include <cpuid.h>
-#include <string.h>
+// CPU feature detection (once, at start-up) and the per-path kernel tables (isa.h).
 #include <stdlib.h>
+#include <string.h>
+#include "isa.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
-#include "blocks.h"
+#elif defined(__aarch64__)
+#if defined(__linux__)
+#include <sys/auxv.h>
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+#endif
 
-// ISA_AVX512BS / ISA_AVX512BSAMX: opt-in, never "best" (block-scalar arithmetic, simd_impl.h).
-enum { ISA_SCALAR, ISA_AVX2, ISA_AVX512VNNI, ISA_AVX512BS, ISA_AVX512BSAMX, ISA_COUNT };
+static const char *const names[FL_ISA_COUNT] = {
+    [FL_ISA_SCALAR] = "scalar",
+    [FL_ISA_AVX2] = "avx2",
+    [FL_ISA_AVXVNNI] = "avxvnni",
+    [FL_ISA_AVX512VNNI] = "avx512vnni",
+    [FL_ISA_AVX512BS] = "avx512bs",
+    [FL_ISA_AVX512BSAMX] = "avx512bs-amx",
+    [FL_ISA_NEON] = "neon",
+};
+// The path each one starts from: entries without a form of their own keep that path's.
+static const int parent[FL_ISA_COUNT] = {
+    [FL_ISA_SCALAR] = FL_ISA_SCALAR,
+    [FL_ISA_AVX2] = FL_ISA_SCALAR,
+    [FL_ISA_AVXVNNI] = FL_ISA_AVX2,
+    [FL_ISA_AVX512VNNI] = FL_ISA_AVX2,
+    [FL_ISA_AVX512BS] = FL_ISA_AVX512VNNI,
+    [FL_ISA_AVX512BSAMX] = FL_ISA_AVX512VNNI,
+    [FL_ISA_NEON] = FL_ISA_SCALAR,
+};
+// Preferred default, best first; the avx512bs paths are opt-in only.
+static const int preference[] = {FL_ISA_AVX512VNNI, FL_ISA_AVXVNNI, FL_ISA_AVX2, FL_ISA_NEON, FL_ISA_SCALAR};
 
-static fl_isa_table tables[ISA_COUNT];
-static int available[ISA_COUNT];
-static int best_isa = ISA_SCALAR;
-static const fl_isa_table *volatile current = &tables[ISA_SCALAR];
+static fl_isa_table tables[FL_ISA_COUNT];
+static int available[FL_ISA_COUNT];
+static int best_isa = FL_ISA_SCALAR;
+static const fl_isa_table *volatile current = &tables[FL_ISA_SCALAR];
 
+#if defined(__x86_64__) || defined(__i386__)
 static uint64_t read_xcr0(void) {
     uint32_t eax, edx;
     __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
@@ -33,64 +62,94 @@ static void detect(void) {
     const int avx2 = (b >> 5) & 1;
     const int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     const int vnni = (c >> 11) & 1;
-    if (avx2 && fma && f16c) available[ISA_AVX2] = 1;
-    if (available[ISA_AVX2] && avx512f && avx512dq && avx512bw && avx512vl && vnni && (xcr0 & 0xe6) == 0xe6)
-        available[ISA_AVX512VNNI] = available[ISA_AVX512BS] = 1;
+    const int amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1;
+    if (avx2 && fma && f16c) available[FL_ISA_AVX2] = 1;
+    unsigned a1 = 0, b1, c1, d1;
+    if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 4) & 1) && available[FL_ISA_AVX2])
+        available[FL_ISA_AVXVNNI] = 1;  // CPUID.(7,1):EAX[4] AVX-VNNI
+    if (available[FL_ISA_AVX2] && avx512f && avx512dq && avx512bw && avx512vl && vnni && (xcr0 & 0xe6) == 0xe6)
+        available[FL_ISA_AVX512VNNI] = available[FL_ISA_AVX512BS] = 1;
     // AMX-INT8: CPU support, the OS enabling tile state in XCR0 (bits 17, 18), and on Linux
     // the per-process permission for the large tile-data state (arch_prctl, XTILEDATA = 18);
     // without it the first tile instruction would fault, so refusal means no AMX table.
-    const int amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1;
-    if (available[ISA_AVX512VNNI] && amx_tile && amx_int8 && (xcr0 & 0x60000) == 0x60000) {
+    if (available[FL_ISA_AVX512VNNI] && amx_tile && amx_int8 && (xcr0 & 0x60000) == 0x60000) {
 #if defined(__linux__) && defined(SYS_arch_prctl)
         if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) == 0)
-            available[ISA_AVX512BSAMX] = 1;
+            available[FL_ISA_AVX512BSAMX] = 1;
 #endif
     }
 }
+#elif defined(__aarch64__)
+static void detect(void) {
+    // Advanced SIMD is part of every AArch64 CPU; the kernels also need the dot-product
+    // instructions (ARMv8.2 FEAT_DotProd: every Apple Silicon core, Graviton 2 and later,
+    // Ampere Altra). Without them the scalar reference runs.
+#if defined(__linux__)
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) available[FL_ISA_NEON] = 1;
+#elif defined(__APPLE__)
+    int v = 0;
+    size_t n = sizeof v;
+    if (sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &n, NULL, 0) == 0 && v) available[FL_ISA_NEON] = 1;
+#endif
+}
+#else
+static void detect(void) {}
+#endif
 
-__attribute__((constructor)) static void flint_kernels_init(void) {
-    available[ISA_SCALAR] = 1;
-    detect();
-    fl_fill_scalar(&tables[ISA_SCALAR]);
-    for (int i = 1; i < ISA_COUNT; i++) tables[i] = tables[ISA_SCALAR];  // fallbacks for types without SIMD
-    tables[ISA_AVX2].name = "avx2";
-    tables[ISA_AVX512VNNI].name = "avx512vnni";
-    tables[ISA_AVX512BS].name = "avx512bs";
-    tables[ISA_AVX512BSAMX].name = "avx512bs-amx";
-    // The fill functions are compiled for their ISA: only call them where it can run.
-    if (available[ISA_AVX2]) fl_fill_avx2(&tables[ISA_AVX2]);
-    if (available[ISA_AVX512VNNI]) {
-        tables[ISA_AVX512VNNI] = tables[ISA_AVX2];
-        fl_fill_avx512vnni(&tables[ISA_AVX512VNNI]);
+static void fill(int isa) {
+    fl_isa_table *t = &tables[isa];
+    if (isa != FL_ISA_SCALAR) *t = tables[parent[isa]];
+    switch (isa) {
+    case FL_ISA_SCALAR: fl_fill_scalar(t); break;
+#if defined(__x86_64__) || defined(__i386__)
+    case FL_ISA_AVX2: fl_fill_avx2(t); break;
+    case FL_ISA_AVXVNNI: fl_fill_avxvnni(t); break;
+    case FL_ISA_AVX512VNNI: fl_fill_avx512vnni(t); break;
+    case FL_ISA_AVX512BS: fl_fill_avx512bs(t); break;
+    case FL_ISA_AVX512BSAMX: fl_fill_avx512bsamx(t); break;
+#elif defined(__aarch64__)
+    case FL_ISA_NEON: fl_fill_neon(t); break;
+#endif
+    default: break;
     }
-    if (available[ISA_AVX512BS]) {
-        tables[ISA_AVX512BS] = tables[ISA_AVX512VNNI];
-        fl_fill_avx512bs(&tables[ISA_AVX512BS]);
-    }
-    if (available[ISA_AVX512BSAMX]) {
-        tables[ISA_AVX512BSAMX] = tables[ISA_AVX512VNNI];
-        fl_fill_avx512bsamx(&tables[ISA_AVX512BSAMX]);
-    }
-    best_isa = available[ISA_AVX512VNNI] ? ISA_AVX512VNNI : available[ISA_AVX2] ? ISA_AVX2 : ISA_SCALAR;
-    current = &tables[best_isa];
-    // FLINT_KERNELS_ISA=<name> picks an available path for the whole process (benchmarks,
-    // opt-in paths); unknown or unavailable names are ignored.
-    const char *env = getenv("FLINT_KERNELS_ISA");
-    if (env)
-        for (int i = 0; i < ISA_COUNT; i++)
-            if (available[i] && strcmp(tables[i].name, env) == 0) best_isa = i, current = &tables[i];
+    fl_fill_quantize(t, isa);
+    fl_fill_attention(t, isa);
+    fl_fill_activation(t, isa);
+    fl_fill_rope(t, isa);
+    fl_fill_argmax(t, isa);
+    fl_fill_lora(t, isa);
+    t->name = names[isa];
 }
 
-static const fl_isa_table *table(void) { return current; }
+__attribute__((constructor)) static void flint_kernels_init(void) {
+    available[FL_ISA_SCALAR] = 1;
+    detect();
+    // parents come first in enum order
+    for (int i = 0; i < FL_ISA_COUNT; i++)
+        if (available[i]) fill(i);
+    for (size_t i = 0; i < sizeof preference / sizeof preference[0]; i++)
+        if (available[preference[i]]) { best_isa = preference[i]; break; }
+    current = &tables[best_isa];
+    // FLINT_KERNELS_ISA=<name> picks an available path for the whole process (benchmarks,
+    // other CPUs' paths on a CPU that has more, opt-in paths); unknown or unavailable names
+    // are ignored.
+    const char *env = getenv("FLINT_KERNELS_ISA");
+    if (env)
+        for (int i = 0; i < FL_ISA_COUNT; i++)
+            if (available[i] && strcmp(names[i], env) == 0) best_isa = i, current = &tables[i];
+}
 
-const char *flint_kernels_isa(void) { return table()->name; }
+const char *flint_kernels_isa(void) { return current->name; }
 
-void flint_kernels_force_scalar(int on) { current = &tables[on ? ISA_SCALAR : best_isa]; }
+void flint_kernels_force_scalar(int on) { current = &tables[on ? FL_ISA_SCALAR : best_isa]; }
 
 static int isa_index(const char *name) {
     if (!name) return -1;
-    for (int i = 0; i < ISA_COUNT; i++)
-        if (strcmp(tables[i].name, name) == 0) return i;
+    for (int i = 0; i < FL_ISA_COUNT; i++)
+        if (strcmp(names[i], name) == 0) return i;
     return -1;
 }
 

@@ -2,14 +2,13 @@
 #if defined(__x86_64__) || defined(__i386__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #define FL_SFX avx2
-#define FL_ISA_NAME "avx2"
 #define FL_VNNI 0
+#define FL_AVX512 0
 #define FL_TM_F 2
 #define FL_TM_Q 2
 #define FL_TM_K 4
 #include "simd_impl.h"
 #pragma clang attribute pop
 #else
-#include "blocks.h"
-void fl_fill_avx2(fl_isa_table *t) { t->name = "avx2"; }
+#include "isa.h"
 #endif

@@ -5,16 +5,14 @@
 #if defined(__x86_64__) || defined(__i386__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,amx-tile,amx-int8"))), apply_to = function)
 #define FL_SFX avx512vnni
-#define FL_ISA_NAME "avx512vnni"
 #define FL_VNNI 1
+#define FL_DPBUSD _mm256_dpbusd_epi32
+#define FL_AVX512 1
 #define FL_TM_F 4
 #define FL_TM_Q 4
 #define FL_TM_K 4
 #include "simd_impl.h"
 #pragma clang attribute pop
 #else
-#include "blocks.h"
-void fl_fill_avx512vnni(fl_isa_table *t) { t->name = "avx512vnni"; }
-void fl_fill_avx512bs(fl_isa_table *t) { t->name = "avx512bs"; }
-void fl_fill_avx512bsamx(fl_isa_table *t) { t->name = "avx512bs-amx"; }
+#include "isa.h"
 #endif

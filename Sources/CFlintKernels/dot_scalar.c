@@ -1,6 +1,6 @@
 // Scalar reference dot products (GGML's arithmetic) and the scalar kernel table.
 #include <math.h>
-#include "blocks.h"
+#include "isa.h"
 
 static void dot_f32(int64_t n, float *s, const void *vw, const void *vx) {
     const float *w = vw, *x = vx;
@@ -291,7 +291,6 @@ SCALAR_GEMM(q6_K)
 SCALAR_GEMM(q6_K_tiled)
 
 void fl_fill_scalar(fl_isa_table *t) {
-    t->name = "scalar";
 #define SET(T, NAME) t->k[T] = (fl_kernel){dot_##NAME, gemm_##NAME}
     SET(FLINT_TYPE_F32, f32);
     SET(FLINT_TYPE_F16, f16);

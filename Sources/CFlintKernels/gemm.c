@@ -1,6 +1,6 @@
 // Public vec_dot / gemm entry points: route to the selected ISA's kernels (dispatch.c).
 // The tiling itself lives in gemm_tiles.h (SIMD paths); the scalar gemm loops vec_dot.
-#include "blocks.h"
+#include "isa.h"
 
 void flint_vec_dot(int type, int64_t n, float *out, const void *w_row, const void *x_row) {
     if (type < 0 || type >= FL_NTYPES || !fl_current_table()->k[type].vec_dot) { *out = 0.f; return; }

@@ -1,4 +1,4 @@
-// AVX-512 gemm tiles for 32-element block types (included by simd_impl.h when FL_VNNI).
+// AVX-512 gemm tiles for 32-element block types (included by simd_impl.h when FL_AVX512).
 //
 // A tile is 4 weight rows x NM (<= 8) activation rows. Two weight rows share one zmm register
 // (row 2p in the low 256 bits, row 2p+1 in the high 256 bits), so every 512-bit instruction

@@ -1,6 +1,6 @@
 // Block-scalar gemm / vec_dot for the 32-element block types Q4_0, Q4_1, Q5_0, Q8_0 on
 // AVX-512 VNNI, with an AMX-INT8 variant for many activation rows (included by simd_impl.h
-// when FL_VNNI).
+// when FL_AVX512).
 //
 // Arithmetic, identical for vec_dot, every m, every row range and both variants: for each
 // (weight row r, activation row i), acc = 0, then for blocks b = 0..nb-1

@@ -1,4 +1,4 @@
-// AVX-512 kernels for Q4_K and Q6_K against Q8_K (included by simd_impl.h when FL_VNNI).
+// AVX-512 kernels for Q4_K and Q6_K against Q8_K (included by simd_impl.h when FL_AVX512).
 //
 // Two weight rows share one zmm (row a in the low 256 bits, row c in the high 256 bits). Per
 // pair the arithmetic is that of q4_K_step / q6_K_step (simd_impl.h):

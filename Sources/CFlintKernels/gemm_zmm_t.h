@@ -2,7 +2,7 @@
 // (x Q8_0) with GGML's lane-wise vec_dot arithmetic, on the transposed 16-row layout of
 // gemm_zmm_b.h (zb_w: dword r of u[l] = bytes 4l..4l+3 of weight row r's block). The default
 // "avx512vnni" gemm of these types wherever a whole 16-row group and m > 1 (Q4_1: every m)
-// allow it (included by simd_impl.h when FL_VNNI).
+// allow it (included by simd_impl.h when FL_AVX512).
 //
 // zmm acc[l] holds lane l of the 8-lane accumulators of 16 weight rows, so per row the
 // operations are exactly those of the 256-bit step functions: p_l = vpdpbusd lane l,

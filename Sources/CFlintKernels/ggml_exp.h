@@ -1,6 +1,6 @@
 // ggml_v_expf, the exp that llama.cpp's CPU backend (built for AVX-512) uses in its softmax
-// and SiLU: one lane in scalar code, and sixteen with AVX-512. Both give the same bits, so
-// attention and activations follow llama.cpp exactly whichever path runs.
+// and SiLU: one lane in scalar code, eight with AVX2, sixteen with AVX-512. All give the same
+// bits, so attention and activations follow llama.cpp exactly whichever path runs.
 #ifndef FLINT_GGML_EXP_H
 #define FLINT_GGML_EXP_H
 #include <math.h>
@@ -38,6 +38,30 @@ __attribute__((target("avx2,fma,avx512f,avx512dq"))) static inline __m512 ggml_e
     const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ),
                                             _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
     return _mm512_mask_blend_ps(d, res, alt);
+}
+
+// ggml_expf on 8 lanes (the AVX2 path): the same operations; j * 2^n as two exact power-of-two
+// scalings, of which only the second can round (ldexpf's one rounding).
+__attribute__((target("avx2,fma"))) static inline __m256 ggml_expf_ymm(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n), _mm256_set1_ps(192), _CMP_GT_OQ);
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    // n is an integer in [-192, 192] wherever it is used: 2^(n/2) and 2^(n - n/2) are normal
+    const __m256i ni = _mm256_cvtps_epi32(_mm256_andnot_ps(big, n));
+    const __m256i h = _mm256_srai_epi32(ni, 1);
+    const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
+    const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
+    const __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, p1), p2);
+    if (_mm256_testz_ps(big, big)) return res;
+    const __m256 alt = _mm256_blendv_ps(_mm256_set1_ps(INFINITY), _mm256_setzero_ps(), _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ));
+    return _mm256_blendv_ps(res, alt, big);
 }
 
 #endif

@@ -5,7 +5,7 @@
 // than its 16 multiply-adds. Stored transposed, the update is `rank` scaled row
 // additions, vectorized along n with no reductions at all. The SIMD and scalar paths do
 // the same fused multiply-adds in the same order, so they agree bit for bit.
-#include "blocks.h"
+#include "isa.h"
 #include "flint_kernels.h"
 #include <math.h>
 #include <string.h>
@@ -48,10 +48,15 @@ static void expand_q8_0_avx2(const void *bt, size_t stride, int64_t rank, int64_
 }
 #endif
 
-void flint_lora_expand_q8_0(const void *bt, size_t bt_stride, int64_t rank, int64_t n, const float *u, float *y) {
+void fl_fill_lora(fl_isa_table *t, int isa) {
+    if (isa == FL_ISA_SCALAR) t->lora_expand = expand_q8_0_scalar;
 #if defined(__x86_64__) || defined(__i386__)
-    // Every path but the scalar reference has AVX2 and FMA (see dispatch.c).
-    if (strcmp(flint_kernels_isa(), "scalar") != 0) { expand_q8_0_avx2(bt, bt_stride, rank, n, u, y); return; }
+    if (isa == FL_ISA_AVX2) t->lora_expand = expand_q8_0_avx2;
+#elif defined(__aarch64__)
+    if (isa == FL_ISA_NEON) t->lora_expand = fl_lora_expand_q8_0_neon;
 #endif
-    expand_q8_0_scalar(bt, bt_stride, rank, n, u, y);
+}
+
+void flint_lora_expand_q8_0(const void *bt, size_t bt_stride, int64_t rank, int64_t n, const float *u, float *y) {
+    fl_current_table()->lora_expand(bt, bt_stride, rank, n, u, y);
 }

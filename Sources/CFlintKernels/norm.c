@@ -1,5 +1,6 @@
 #include "flint_norm.h"
 #include <math.h>
+#include "isa.h"
 
 // Every product and sum is rounded on its own, as in ggml's scalar loops.
 #pragma STDC FP_CONTRACT OFF
@@ -61,15 +62,14 @@ static void rope_fma(float *x, int64_t heads, int64_t head_dim, int64_t dims, in
 }
 #endif
 
-static void (*rope)(float *, int64_t, int64_t, int64_t, int, const float *) = rope_generic;
-
-__attribute__((constructor)) static void flint_norm_init(void) {
+// (On AArch64 fmaf is one instruction in every build: the scalar form is the NEON path's.)
+void fl_fill_rope(fl_isa_table *t, int isa) {
+    if (isa == FL_ISA_SCALAR) t->rope = rope_generic;
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) rope = rope_fma;
+    if (isa == FL_ISA_AVX2) t->rope = rope_fma;
 #endif
 }
 
 void flint_rope(float *x, int64_t heads, int64_t head_dim, int64_t dims, int neox, const float *table) {
-    rope(x, heads, head_dim, dims, neox, table);
+    fl_current_table()->rope(x, heads, head_dim, dims, neox, table);
 }

@@ -253,12 +253,28 @@ static void q_q6_K(const float *x, block_q6_K *y, int64_t nb) {
     }
 }
 
-static int simd_quantizers = -1;
-
-/// The vectorized quantizers follow the kernel table: scalar when it is forced.
-static int use_simd_quantizers(void) {
-    if (simd_quantizers < 0) simd_quantizers = fl_quantize_avx2_available();
-    return simd_quantizers && strcmp(fl_current_table()->name, "scalar") != 0;
+void fl_fill_quantize(fl_isa_table *t, int isa) {
+    switch (isa) {
+    case FL_ISA_SCALAR:
+        t->quantize_q8_0 = q_q8_0;
+        t->quantize_q8_1 = q_q8_1;
+        t->quantize_q8_K = q_q8_K;
+        break;
+#if defined(__x86_64__) || defined(__i386__)
+    case FL_ISA_AVX2:
+        t->quantize_q8_0 = fl_quantize_q8_0_avx2;
+        t->quantize_q8_1 = fl_quantize_q8_1_avx2;
+        t->quantize_q8_K = fl_quantize_q8_K_avx2;
+        break;
+#elif defined(__aarch64__)
+    case FL_ISA_NEON:
+        t->quantize_q8_0 = fl_quantize_q8_0_neon;
+        t->quantize_q8_1 = fl_quantize_q8_1_neon;
+        t->quantize_q8_K = fl_quantize_q8_K_neon;
+        break;
+#endif
+    default: break;
+    }
 }
 
 void flint_quantize_row(int type, const float *src, void *dst, int64_t n) {
@@ -273,12 +289,12 @@ void flint_quantize_row(int type, const float *src, void *dst, int64_t n) {
     case FLINT_TYPE_Q4_1: q_q4_1(src, dst, nb); break;
     case FLINT_TYPE_Q5_0: q_q5_0(src, dst, nb); break;
     case FLINT_TYPE_Q5_1: q_q5_1(src, dst, nb); break;
-    case FLINT_TYPE_Q8_0: use_simd_quantizers() ? fl_quantize_q8_0_avx2(src, dst, nb) : q_q8_0(src, dst, nb); break;
-    case FLINT_TYPE_Q8_1: use_simd_quantizers() ? fl_quantize_q8_1_avx2(src, dst, nb) : q_q8_1(src, dst, nb); break;
+    case FLINT_TYPE_Q8_0: fl_current_table()->quantize_q8_0(src, dst, nb); break;
+    case FLINT_TYPE_Q8_1: fl_current_table()->quantize_q8_1(src, dst, nb); break;
     case FLINT_TYPE_Q4_K: q_q4_K(src, dst, nb); break;
     case FLINT_TYPE_Q5_K: q_q5_K(src, dst, nb); break;
     case FLINT_TYPE_Q6_K: q_q6_K(src, dst, nb); break;
-    case FLINT_TYPE_Q8_K: use_simd_quantizers() ? fl_quantize_q8_K_avx2(src, dst, nb) : q_q8_K(src, dst, nb); break;
+    case FLINT_TYPE_Q8_K: fl_current_table()->quantize_q8_K(src, dst, nb); break;
     default: break;
     }
 }

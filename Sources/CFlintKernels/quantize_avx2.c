@@ -101,13 +101,4 @@ FL_AVX2 void fl_quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t nb) {
     }
 }
 
-int fl_quantize_avx2_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
-#else
-int fl_quantize_avx2_available(void) { return 0; }
-void fl_quantize_q8_0_avx2(const float *x, block_q8_0 *y, int64_t nb) { (void)x; (void)y; (void)nb; }
-void fl_quantize_q8_1_avx2(const float *x, block_q8_1 *y, int64_t nb) { (void)x; (void)y; (void)nb; }
-void fl_quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t nb) { (void)x; (void)y; (void)nb; }
 #endif

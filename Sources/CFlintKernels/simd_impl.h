@@ -1,14 +1,17 @@
-// SIMD kernels shared by the AVX2 and AVX-512 VNNI builds (256-bit vectors).
-// Included by dot_avx2.c / dot_avx512.c inside a `#pragma clang attribute` target region with
-//   FL_SFX  : name suffix of the fill function (fl_fill_<sfx>)
-//   FL_VNNI : 1 to use vpdpbusd for unsigned x signed byte dot products.
+// SIMD kernels shared by the AVX2, AVX-VNNI and AVX-512 VNNI builds (256-bit vectors).
+// Included by dot_avx2.c / dot_avxvnni.c / dot_avx512.c inside a `#pragma clang attribute`
+// target region with
+//   FL_SFX    : name suffix of the fill function (fl_fill_<sfx>)
+//   FL_VNNI   : 1 to use vpdpbusd for unsigned x signed byte dot products, through
+//               FL_DPBUSD(acc, u, s) (the EVEX or the VEX encoding);
+//   FL_AVX512 : 1 to add the zmm kernels (gemm_zmm*.h) over the 256-bit ones.
 //
 // Batch invariance: every (weight row, activation row) pair owns an accumulator `fl_acc` and
 // is updated by exactly the same sequence of operations (prep of the weight block, then
 // step) in whichever tile shape it is computed; vec_dot is the 1x1 tile.
 #include <immintrin.h>
 #include <stdlib.h>
-#include "blocks.h"
+#include "isa.h"
 #include "scratch.h"
 
 #define FL_INLINE static inline __attribute__((always_inline))
@@ -36,7 +39,7 @@ FL_INLINE float fmadd1(float a, float b, float c) {
 // Without VNNI the int16 intermediate never saturates for the operand ranges used here.
 FL_INLINE __m256i dot_us8(__m256i u, __m256i s) {
 #if FL_VNNI
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+    return FL_DPBUSD(_mm256_setzero_si256(), u, s);
 #else
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 #endif
@@ -313,7 +316,10 @@ GEN(q5_K, block_q5_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q6_K, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 
-#if FL_VNNI
+#if !FL_AVX512
+#include "gemm_ymm.h"
+#endif
+#if FL_AVX512
 #include "gemm_zmm.h"
 #include "gemm_zmm_k.h"
 #include "gemm_zmm_b.h"
@@ -321,7 +327,6 @@ GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 #endif
 
 void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
-    t->name = FL_ISA_NAME;
 #define SET(T, NAME) t->k[T] = (fl_kernel){NAME##_vec_dot, NAME##_gemm}
     SET(FLINT_TYPE_F32, f32);
     SET(FLINT_TYPE_F16, f16);
@@ -337,7 +342,14 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     SET(FLINT_TYPE_Q6_K, q6_K);
     SET(FL_SLOT_Q6_K_TILED, q6_K_tiled);
 #undef SET
-#if FL_VNNI
+#if !FL_AVX512
+    // GEMV with prefetch for one activation row, transposed 8-row tiles for more (gemm_ymm.h).
+    t->k[FLINT_TYPE_Q4_0].gemm = q4_0_ygemm;
+    t->k[FLINT_TYPE_Q4_1].gemm = q4_1_ygemm;
+    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_ygemm;
+    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_ygemm;
+#endif
+#if FL_AVX512
     // 16-row transposed tiles (gemm_zmm_t.h; Q4_1 for every m, the signed types for m > 1)
     // and 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h) for the rest; vec_dot stays
     // the 1x1 tile.
@@ -353,13 +365,12 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
 #endif
 }
 
-#if FL_VNNI
+#if FL_AVX512
 // Opt-in tables over a copy of the "avx512vnni" one: Q4_0/Q4_1/Q5_0/Q8_0 with the block-scalar
 // arithmetic of gemm_zmm_b.h (one int32 dot and one scale FMA per block and pair). Not the
 // default: its results are not bit-identical to GGML's lane-wise kernels, and the model
 // reference tests (greedy outputs vs llama.cpp) are calibrated to those.
 void fl_fill_avx512bs(fl_isa_table *t) {
-    t->name = "avx512bs";
     t->k[FLINT_TYPE_Q4_0] = (fl_kernel){q4_0_bvec_dot, q4_0_bgemm};
     t->k[FLINT_TYPE_Q4_1] = (fl_kernel){q4_1_bvec_dot, q4_1_bgemm};
     t->k[FLINT_TYPE_Q5_0] = (fl_kernel){q5_0_bvec_dot, q5_0_bgemm};
@@ -368,7 +379,6 @@ void fl_fill_avx512bs(fl_isa_table *t) {
 // "avx512bs" with AMX-INT8 tiles for many activation rows: bit-identical to "avx512bs".
 void fl_fill_avx512bsamx(fl_isa_table *t) {
     fl_fill_avx512bs(t);
-    t->name = "avx512bs-amx";
     t->k[FLINT_TYPE_Q4_0].gemm = q4_0_bgemm_amx;
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_bgemm_amx;
     t->k[FLINT_TYPE_Q5_0].gemm = q5_0_bgemm_amx;

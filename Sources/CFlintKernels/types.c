@@ -1,5 +1,5 @@
 // Type table: block sizes, row sizes and the activation format of each weight type.
-#include "blocks.h"
+#include "isa.h"
 
 typedef struct { int64_t elems; size_t bytes; int dot_type; } fl_type_info;
 

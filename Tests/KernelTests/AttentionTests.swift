@@ -2,14 +2,22 @@ import CFlintKernels
 import FlintTestSupport
 import XCTest
 
-/// The vectorized attention path gives bit-identical results to the scalar reference
+/// Every vectorized attention path gives bit-identical results to the scalar reference
 /// (same rounding sequence per score), over scattered KV blocks, GQA, causal rows and
 /// sliding windows.
 final class AttentionTests: XCTestCase {
-    private func run(headDim: Int, heads: Int, kvHeads: Int, positions: [Int32], window: Int32, scalar: Bool, prompt: Bool,
+    private func run(headDim: Int, heads: Int, kvHeads: Int, positions: [Int32], window: Int32, isa: String, prompt: Bool,
                      q: [Float], k: [UInt16], v: [UInt16], table: [Int32], blockSize: Int32) -> [Float] {
-        flint_attention_force_scalar(scalar ? 1 : 0)
-        defer { flint_attention_force_scalar(0) }
+        var out: [Float] = []
+        withISA(isa) {
+            out = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, prompt: prompt,
+                      q: q, k: k, v: v, table: table, blockSize: blockSize)
+        }
+        return out
+    }
+
+    private func run(headDim: Int, heads: Int, kvHeads: Int, positions: [Int32], window: Int32, prompt: Bool,
+                     q: [Float], k: [UInt16], v: [UInt16], table: [Int32], blockSize: Int32) -> [Float] {
         let qStride = heads * headDim
         var out = [Float](repeating: .nan, count: positions.count * qStride)
         var scratch = [Float](repeating: 0, count: 2 * Int(positions.max()! + 1) + 64 * headDim)
@@ -42,12 +50,14 @@ final class AttentionTests: XCTestCase {
                     }
                 }
                 let q = (0..<(positions.count * heads * headDim)).map { _ in uniform() * 3 }
-                let a = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, scalar: true,
-                            prompt: prompt, q: q, k: k, v: v, table: table, blockSize: blockSize)
-                let b = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, scalar: false,
+                let a = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, isa: "scalar",
                             prompt: prompt, q: q, k: k, v: v, table: table, blockSize: blockSize)
                 XCTAssertFalse(a.contains { $0.isNaN })
-                XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "head dim \(headDim), window \(window), prompt \(prompt)")
+                for isa in simdISAs() {
+                    let b = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window, isa: isa,
+                                prompt: prompt, q: q, k: k, v: v, table: table, blockSize: blockSize)
+                    XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(isa): head dim \(headDim), window \(window), prompt \(prompt)")
+                }
               }
             }
         }
@@ -61,18 +71,19 @@ final class AttentionTests: XCTestCase {
                           5.9604645e-8, 2.9802322e-8, 1e-7, 6.1035156e-5, 6.1e-5, 1.00048828125, 1.000732421875]
         x += (0..<333).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
         x += (0..<333).map { _ in (Float(rng.next() >> 40) / Float(1 << 24) - 0.5) * 20 }
-        func store(scalar: Bool) -> [UInt16] {
-            flint_attention_force_scalar(scalar ? 1 : 0)
-            defer { flint_attention_force_scalar(0) }
+        func store(_ isa: String) -> [UInt16] {
             var out = [UInt16](repeating: 0, count: x.count)
-            flint_store_f16(&out, x, Int64(x.count))
+            withISA(isa) { flint_store_f16(&out, x, Int64(x.count)) }
             return out
         }
-        let a = store(scalar: true), b = store(scalar: false)
-        for i in x.indices where a[i] != b[i] {
-            // NaN payloads may differ in bits; both must be NaN.
-            XCTAssertTrue(x[i].isNaN && flint_fp16_to_fp32(a[i]).isNaN && flint_fp16_to_fp32(b[i]).isNaN,
-                          "element \(i) (\(x[i])): \(a[i]) vs \(b[i])")
+        let a = store("scalar")
+        for isa in simdISAs() {
+            let b = store(isa)
+            for i in x.indices where a[i] != b[i] {
+                // NaN payloads may differ in bits; both must be NaN.
+                XCTAssertTrue(x[i].isNaN && flint_fp16_to_fp32(a[i]).isNaN && flint_fp16_to_fp32(b[i]).isNaN,
+                              "\(isa) element \(i) (\(x[i])): \(a[i]) vs \(b[i])")
+            }
         }
     }
 
@@ -82,13 +93,13 @@ final class AttentionTests: XCTestCase {
         let v = (0..<headDim).map { flint_fp32_to_fp16(Float($0) / 64) }
         let k = [UInt16](repeating: flint_fp32_to_fp16(0.5), count: headDim)
         let q = [Float](repeating: 1, count: headDim)
-        let out = run(headDim: headDim, heads: 1, kvHeads: 1, positions: [0], window: 0, scalar: false,
+        let out = run(headDim: headDim, heads: 1, kvHeads: 1, positions: [0], window: 0,
                       prompt: false, q: q, k: k, v: v, table: [0], blockSize: 16)
         XCTAssertEqual(out, v.map { flint_fp16_to_fp32($0) })
     }
 }
 
-/// The vectorized Q8_0/Q8_1/Q8_K activation quantizers write the same bytes as the scalar ones.
+/// Every path's Q8_0/Q8_1/Q8_K activation quantizers write the same bytes as the scalar ones.
 final class ActivationQuantizerTests: XCTestCase {
     func testSimdQuantizersMatchScalarBytes() {
         var rng = SplitMix64(seed: 5)
@@ -105,12 +116,13 @@ final class ActivationQuantizerTests: XCTestCase {
                 x[5] = -25
                 x[9] = 25
                 let bytes = Int(flint_row_bytes(Int32(type.rawValue), Int64(n)))
-                var scalar = [UInt8](repeating: 0, count: bytes), simd = [UInt8](repeating: 0, count: bytes)
-                flint_kernels_force_scalar(1)
-                flint_quantize_row(Int32(type.rawValue), x, &scalar, Int64(n))
-                flint_kernels_force_scalar(0)
-                flint_quantize_row(Int32(type.rawValue), x, &simd, Int64(n))
-                XCTAssertEqual(scalar, simd, "type \(type.rawValue), \(blocks) blocks")
+                var scalar = [UInt8](repeating: 0, count: bytes)
+                withISA("scalar") { flint_quantize_row(Int32(type.rawValue), x, &scalar, Int64(n)) }
+                for isa in simdISAs() {
+                    var simd = [UInt8](repeating: 0, count: bytes)
+                    withISA(isa) { flint_quantize_row(Int32(type.rawValue), x, &simd, Int64(n)) }
+                    XCTAssertEqual(scalar, simd, "\(isa): type \(type.rawValue), \(blocks) blocks")
+                }
             }
         }
     }

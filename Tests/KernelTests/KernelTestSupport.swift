@@ -1,4 +1,5 @@
 import CFlintKernels
+import Foundation
 import FlintTestSupport
 import XCTest
 
@@ -98,10 +99,31 @@ func ggmlRMSE(_ a: [Float], _ b: [Float]) -> Double {
     return s.squareRoot() / Double(a.count)
 }
 
-/// The ISAs other than scalar that this CPU can run.
+/// Every path of the kernel layer (flint_kernels.h), on any architecture.
+let allSIMDISAs = ["avx2", "avxvnni", "avx512vnni", "avx512bs", "avx512bs-amx", "neon"]
+
+/// The paths other than scalar that this CPU can run. The first call prints which paths the
+/// kernel tests run here and which this CPU cannot run (their tests run on such CPUs, and
+/// NEON's under qemu in scripts/test-arm64).
 func simdISAs() -> [String] {
-    ["avx2", "avx512vnni", "avx512bs", "avx512bs-amx"].filter { flint_kernels_isa_available($0) != 0 }
+    let ran = allSIMDISAs.filter { flint_kernels_isa_available($0) != 0 }
+    reportISAs.once(ran)
+    return ran
 }
+
+private final class ISAReport: @unchecked Sendable {
+    private var printed = false
+    private let lock = NSLock()
+    func once(_ ran: [String]) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !printed else { return }
+        printed = true
+        let skipped = allSIMDISAs.filter { !ran.contains($0) }
+        print("kernel tests: paths run on this CPU: scalar, \(ran.joined(separator: ", ")); not runnable here: \(skipped.isEmpty ? "none" : skipped.joined(separator: ", "))")
+    }
+}
+private let reportISAs = ISAReport()
 
 /// Runs `body` with the named path selected, restoring the best path afterwards.
 func withISA(_ name: String, _ body: () throws -> Void) rethrows {

@@ -2,13 +2,13 @@ import CFlintKernels
 import FlintTestSupport
 import XCTest
 
-/// flint_argmax: the vector path returns the scalar scan's index (first maximum, NaNs
+/// flint_argmax: every vector path returns the scalar scan's index (first maximum, NaNs
 /// ignored, 0 when nothing is above -inf) for odd lengths and placed extremes.
 final class SamplingTests: XCTestCase {
-    private func argmax(_ x: [Float], scalar: Bool) -> Int64 {
-        flint_sampling_force_scalar(scalar ? 1 : 0)
-        defer { flint_sampling_force_scalar(0) }
-        return flint_argmax(x, Int64(x.count))
+    private func argmax(_ x: [Float], isa: String) -> Int64 {
+        var r: Int64 = -1
+        withISA(isa) { r = flint_argmax(x, Int64(x.count)) }
+        return r
     }
 
     func testVectorPathMatchesScalarScan() {
@@ -28,13 +28,13 @@ final class SamplingTests: XCTestCase {
             cases.append([Float](repeating: .nan, count: n))
             cases.append((0..<n).map { $0 % 2 == 0 ? .nan : -Float.infinity })
             for (i, c) in cases.enumerated() {
-                let expected = argmax(c, scalar: true)
-                XCTAssertEqual(argmax(c, scalar: false), expected, "n \(n) case \(i)")
+                let expected = argmax(c, isa: "scalar")
+                for isa in simdISAs() { XCTAssertEqual(argmax(c, isa: isa), expected, "\(isa): n \(n) case \(i)") }
             }
         }
         // the scalar reference itself: first maximum, NaN skipped, 0 without any finite value
-        XCTAssertEqual(argmax([1, 3, 3, .nan, 2], scalar: true), 1)
-        XCTAssertEqual(argmax([.nan, -1, -2], scalar: true), 1)
-        XCTAssertEqual(argmax([-.infinity, -.infinity], scalar: true), 0)
+        XCTAssertEqual(argmax([1, 3, 3, .nan, 2], isa: "scalar"), 1)
+        XCTAssertEqual(argmax([.nan, -1, -2], isa: "scalar"), 1)
+        XCTAssertEqual(argmax([-.infinity, -.infinity], isa: "scalar"), 0)
     }
 }

@@ -18,9 +18,6 @@ void flint_swiglu(const float *gate, const float *up, float *out, int64_t rows, 
 /// gate <= -10 gives 0 and gate >= 10 gives gate * up.
 void flint_geglu(const float *gate, const float *up, float *out, int64_t n, const uint16_t *table);
 
-/// Routes flint_swiglu and flint_geglu to the scalar reference (1) or back to the best path (0); for tests.
-void flint_activation_force_scalar(int on);
-
 #ifdef __cplusplus
 }
 #endif

@@ -52,9 +52,6 @@ void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, 
                               int32_t block_size, int32_t n_kv_head, int32_t head_dim, int32_t kv_head,
                               int32_t first, int32_t last);
 
-/// Forces the scalar attention path (1) or the best detected one (0); for tests.
-void flint_attention_force_scalar(int on);
-
 #ifdef __cplusplus
 }
 #endif

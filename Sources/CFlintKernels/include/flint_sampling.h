@@ -12,9 +12,6 @@ extern "C" {
 /// (the result of a scan keeping the first x[i] > best, best starting at -inf).
 int64_t flint_argmax(const float *logits, int64_t n);
 
-/// Routes flint_argmax to the scalar reference (1) or back to the best path (0); for tests.
-void flint_sampling_force_scalar(int on);
-
 #ifdef __cplusplus
 }
 #endif

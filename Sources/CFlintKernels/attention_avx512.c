@@ -1,0 +1,304 @@
+// AVX-512 forms of the attention kernels (attention.c documents the arithmetic; every form
+// here gives the scalar reference's bits).
+#if defined(__x86_64__) || defined(__i386__)
+#include "attention_impl.h"
+#include <immintrin.h>
+
+#pragma STDC FP_CONTRACT OFF
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512vl"))), apply_to = function)
+
+static inline float r16_zmm(__m512 x) {
+    const __m256 t = _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
+    const __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    const __m128 v = _mm_add_ps(u, _mm_movehl_ps(u, u));  // u0 + u2, u1 + u3
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+}
+
+static inline __m512 ld16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+static float dot_one_row_avx512(const float *q, const uint16_t *k, int32_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const int32_t np = n & ~63;
+    for (int32_t i = 0; i < np; i += 64) {
+        s0 = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s0);
+        s1 = _mm512_fmadd_ps(ld16(k + i + 16), _mm512_loadu_ps(q + i + 16), s1);
+        s2 = _mm512_fmadd_ps(ld16(k + i + 32), _mm512_loadu_ps(q + i + 32), s2);
+        s3 = _mm512_fmadd_ps(ld16(k + i + 48), _mm512_loadu_ps(q + i + 48), s3);
+    }
+    double sum = r16_zmm(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)));
+    for (int32_t i = np; i < n; i++) sum += (double)(_cvtsh_ss(k[i]) * q[i]);
+    return (float)sum;
+}
+
+static float dot_prompt_avx512(const float *q, const uint16_t *k, int32_t n) {
+    if (n & 15) return dot_one_row_avx512(q, k, n);
+    __m512 s = _mm512_setzero_ps();
+    for (int32_t i = 0; i < n; i += 16) s = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s);
+    return r16_zmm(s);
+}
+
+// The 16 lanes the dot product of key k ends with (before R16): the prompt kernel's one
+// accumulator, or the one-row kernel's four combined as (0 + 2) + (1 + 3).
+static inline __m512 dot_lanes(const float *q, const uint16_t *k, int32_t n, int prompt) {
+    if (prompt) {
+        __m512 s = _mm512_setzero_ps();
+        for (int32_t i = 0; i < n; i += 16) s = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s);
+        return s;
+    }
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int32_t i = 0; i < n; i += 64) {
+        s0 = _mm512_fmadd_ps(ld16(k + i), _mm512_loadu_ps(q + i), s0);
+        s1 = _mm512_fmadd_ps(ld16(k + i + 16), _mm512_loadu_ps(q + i + 16), s1);
+        s2 = _mm512_fmadd_ps(ld16(k + i + 32), _mm512_loadu_ps(q + i + 32), s2);
+        s3 = _mm512_fmadd_ps(ld16(k + i + 48), _mm512_loadu_ps(q + i + 48), s3);
+    }
+    return _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+}
+
+// R16 of 16 vectors at once: element k of the result is r16_zmm(x[k]), with the same
+// additions (halves, quarters, then (u0 + u2) + (u1 + u3); fp addition is commutative).
+static inline __m512 r16_x16(const __m512 x[16]) {
+    __m512 y[8], z[4], w[4];
+    for (int m = 0; m < 8; m++)  // lanes 0-7: halves of x[2m], 8-15: of x[2m+1]
+        y[m] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0x44), _mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0xEE));
+    for (int p = 0; p < 4; p++)  // 128-bit lane c: quarters of x[4p + c]
+        z[p] = _mm512_add_ps(_mm512_shuffle_f32x4(y[2 * p], y[2 * p + 1], 0x88), _mm512_shuffle_f32x4(y[2 * p], y[2 * p + 1], 0xDD));
+    for (int p = 0; p < 4; p++) {  // element 4c: (u0 + u2) + (u1 + u3) of x[4p + c]
+        const __m512 v = _mm512_add_ps(z[p], _mm512_permute_ps(z[p], 0x4E));
+        w[p] = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+    }
+    const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    const __m512 w01 = _mm512_permutex2var_ps(w[0], pick, w[1]), w23 = _mm512_permutex2var_ps(w[2], pick, w[3]);
+    return _mm512_shuffle_f32x4(w01, w23, 0x44);
+}
+
+// Scores 16 keys at a time with one transposed R16 (same bits as the per-key kernels, whose
+// double sum of a lone R16 value is exact); head sizes with a remainder take the per-key path.
+static void scores_avx512(const float *q, const uint16_t *k_cache, const int32_t *slots, int64_t slot_elems,
+                                    int64_t head_offset, int32_t first, int32_t last, int32_t head_dim, float scale,
+                                    int prompt, float *scratch) {
+    if (head_dim & (prompt ? 15 : 63)) {
+        for (int32_t j = first; j <= last; j++) {
+            const uint16_t *kj = fl_key_ptr(k_cache, slots, j, slot_elems, head_offset);
+            scratch[j] = (prompt ? dot_prompt_avx512(q, kj, head_dim) : dot_one_row_avx512(q, kj, head_dim)) * scale;
+        }
+        return;
+    }
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (int32_t j0 = first; j0 <= last; j0 += 16) {
+        const int nk = last - j0 + 1 < 16 ? last - j0 + 1 : 16;
+        __m512 x[16];
+        for (int k = 0; k < 16; k++)
+            x[k] = k < nk ? dot_lanes(q, fl_key_ptr(k_cache, slots, j0 + k, slot_elems, head_offset), head_dim, prompt)
+                          : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(scratch + j0, (__mmask16)((1u << nk) - 1), _mm512_mul_ps(r16_x16(x), sv));
+    }
+}
+
+static double softmax_avx512(float *x, int32_t first, int32_t last) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    int32_t j = first;
+    for (; j + 16 <= last + 1; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + j));
+    float maxs = _mm512_reduce_max_ps(mx);
+    for (; j <= last; j++) maxs = x[j] > maxs ? x[j] : maxs;
+    const __m512 mv = _mm512_set1_ps(maxs);
+    double sum = 0.0;
+    for (int32_t g = first & ~15; g <= last; g += 16) {
+        // lanes outside first..last are masked keys: exp gives 0 there
+        const int32_t lo = first > g ? first - g : 0, hi = last - g < 15 ? last - g : 15;
+        const __mmask16 m = (__mmask16)(((1u << (hi + 1)) - 1) & ~((1u << lo) - 1));
+        const __m512 xv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, x + g);
+        const __m512 e = ggml_expf_zmm(_mm512_sub_ps(xv, mv));
+        _mm512_mask_storeu_ps(x + g, m, e);
+        sum += (double)r16_zmm(e);
+    }
+    return sum;
+}
+
+static void kqv_accumulate_avx512(float *acc, int32_t lanes, const float *w, const uint16_t *v_cache,
+                                            const int32_t *slots, int64_t slot_elems, int64_t head_offset,
+                                            int32_t first, int32_t last, int32_t head_dim) {
+    if (head_dim & 15) {
+        fl_attn_kqv_scalar(acc, lanes, w, v_cache, slots, slot_elems, head_offset, first, last, head_dim);
+        return;
+    }
+    for (int32_t j = first; j <= last; j++) {
+        const uint16_t *vj = fl_key_ptr(v_cache, slots, j, slot_elems, head_offset);
+        float *a = acc + (int64_t)(j % lanes) * head_dim;
+        const __m512 wv = _mm512_set1_ps(w[j]);
+        for (int32_t d = 0; d < head_dim; d += 16)
+            _mm512_storeu_ps(a + d, _mm512_fmadd_ps(ld16(vj + d), wv, _mm512_loadu_ps(a + d)));
+    }
+}
+
+// The prompt KQV with the 16 lane accumulators of 16 head dimensions in registers: keys in
+// aligned groups of 16 (key j to lane j % 16), keys of a group outside first..last as a zero
+// value row with weight 0, which adds +0 (an accumulator is never -0: it starts at +0, and
+// fma rounds an exact zero sum to +0). Then kqv_finish's additions. Same bits as
+// kqv_accumulate + kqv_finish with 16 lanes.
+static int kqv_prompt_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                                       int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
+                                       int32_t head_dim) {
+    static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
+    // Each pass over the keys reads 32 bytes of every value row; past 128 dimensions the
+    // rows' other bytes leave L1 before their pass comes, and the in-memory accumulators of
+    // kqv_accumulate win (measured with Gemma 3's 256).
+    if (head_dim & 15 || head_dim > 128) return 0;
+    const int32_t g0 = first & ~15;
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 t[16];
+        for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
+        for (int32_t g = g0; g <= last; g += 16) {
+            if (g >= first && g + 15 <= last) {
+                for (int l = 0; l < 16; l++)
+                    t[l] = _mm512_fmadd_ps(ld16(fl_key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
+                                           _mm512_set1_ps(w[g + l]), t[l]);
+            } else {
+                for (int l = 0; l < 16; l++) {
+                    const int32_t j = g + l;
+                    const int in = j >= first && j <= last;
+                    const uint16_t *vj = in ? fl_key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
+                    t[l] = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), t[l]);
+                }
+            }
+        }
+        for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
+        for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3])));
+    }
+    return 1;
+}
+
+// The one-row KQV (64 lanes: key j to lane j % 64, lanes 16a..16a+15 the one-row kernel's
+// accumulator a) with the finish, 16 head dimensions at a time, for keys spanning several
+// rounds of 64: each accumulator's 16 lanes in registers over the keys, 16 consecutive keys
+// at a time (a stream the hardware prefetcher follows through a long context), combined as
+// kqv_finish does ((0 + 2) + (1 + 3), then R16 over the lanes). Keys of a round outside
+// first..last count as a zero row with weight 0 (adds +0, see kqv_prompt_avx512). Same bits
+// as kqv_accumulate + kqv_finish with 64 lanes. (The key loop repeats kqv_prompt_avx512's on
+// purpose: a shared helper taking the lane array left the lanes in memory and cost ~8% of a
+// batched decode step.)
+static void kqv_decode_rounds_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                                               int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
+                                               int32_t head_dim) {
+    static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
+    const int32_t g0 = first & ~63;
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 sum02[16], sum13[16];
+        static const int order[4] = {0, 2, 1, 3};
+        for (int oi = 0; oi < 4; oi++) {
+            const int a = order[oi];
+            __m512 t[16];
+            for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
+            for (int32_t g = g0 + 16 * a; g <= last; g += 64) {
+                if (g >= first && g + 15 <= last) {
+                    for (int l = 0; l < 16; l++)
+                        t[l] = _mm512_fmadd_ps(ld16(fl_key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
+                                               _mm512_set1_ps(w[g + l]), t[l]);
+                } else {
+                    for (int l = 0; l < 16; l++) {
+                        const int32_t j = g + l;
+                        const int in = j >= first && j <= last;
+                        const uint16_t *vj = in ? fl_key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
+                        t[l] = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), t[l]);
+                    }
+                }
+            }
+            for (int l = 0; l < 16; l++) {
+                if (a == 0) sum02[l] = t[l];
+                else if (a == 2) sum02[l] = _mm512_add_ps(sum02[l], t[l]);
+                else if (a == 1) sum13[l] = t[l];
+                else sum02[l] = _mm512_add_ps(sum02[l], _mm512_add_ps(sum13[l], t[l]));
+            }
+        }
+        for (int l = 0; l < 8; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 8]);
+        for (int l = 0; l < 4; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(sum02[0], sum02[2]), _mm512_add_ps(sum02[1], sum02[3])));
+    }
+}
+
+// The same for keys within one round of 64 (short contexts: most of a batched decode's rows
+// early on), where the four accumulators of a lane are single products: lane l's four are
+// built one after the other and combined at once, so only 16 sums are live (the form above
+// spills its 48 registers, which costs more than the keys themselves here).
+static int kqv_decode_avx512(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots,
+                                       int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last,
+                                       int32_t head_dim) {
+    static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
+    if (head_dim & 15) return 0;
+    const int32_t g0 = first & ~63;
+    if (last - g0 >= 64) {
+        kqv_decode_rounds_avx512(out, w, v_cache, slots, slot_elems, head_offset, first, last, head_dim);
+        return 1;
+    }
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 s[16];
+        for (int l = 0; l < 16; l++) {
+            __m512 t[4];
+            for (int a = 0; a < 4; a++) {
+                __m512 c = _mm512_setzero_ps();
+                const int32_t j = g0 + 16 * a + l;
+                if (j - l <= last) {  /* the round exists for this accumulator */
+                    const int in = j >= first && j <= last;
+                    const uint16_t *vj = in ? fl_key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
+                    c = _mm512_fmadd_ps(ld16(vj + d), _mm512_set1_ps(in ? w[j] : 0.0f), c);
+                }
+                t[a] = c;
+            }
+            s[l] = _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3]));
+        }
+        for (int l = 0; l < 8; l++) s[l] = _mm512_add_ps(s[l], s[l + 8]);
+        for (int l = 0; l < 4; l++) s[l] = _mm512_add_ps(s[l], s[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3])));
+    }
+    return 1;
+}
+
+// vcvtps2ph rounds to nearest even, as fl_f2h does (NaNs stay NaNs).
+static void store_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    fl_attn_store_f16_scalar(dst + i, src + i, n - i);
+}
+
+static void round_f16_avx512(float *dst, const float *src, float scale, int32_t n) {
+    const __m512 sv = _mm512_set1_ps(scale);
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(_mm512_loadu_ps(src + i), sv),
+                                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    fl_attn_round_f16_scalar(dst + i, src + i, scale, n - i);
+}
+
+// kqv_finish_scalar's additions, 16 head dimensions at a time.
+static void kqv_finish_avx512(float *acc, int32_t lanes, int32_t head_dim, float *out) {
+    if (head_dim & 15) {
+        fl_attn_finish_scalar(acc, lanes, head_dim, out);
+        return;
+    }
+    for (int32_t d = 0; d < head_dim; d += 16) {
+        __m512 t[16];
+        const float *a = acc + d;
+        if (lanes == 64)
+            for (int l = 0; l < 16; l++)
+                t[l] = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(a + (int64_t)l * head_dim), _mm512_loadu_ps(a + (int64_t)(l + 32) * head_dim)),
+                                     _mm512_add_ps(_mm512_loadu_ps(a + (int64_t)(l + 16) * head_dim), _mm512_loadu_ps(a + (int64_t)(l + 48) * head_dim)));
+        else
+            for (int l = 0; l < 16; l++) t[l] = _mm512_loadu_ps(a + (int64_t)l * head_dim);
+        for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
+        for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
+        _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3])));
+    }
+}
+
+void fl_attention_fill_avx512(fl_isa_table *t) {
+    t->attn = (fl_attention_ops){scores_avx512, softmax_avx512, kqv_accumulate_avx512, kqv_finish_avx512,
+                                 round_f16_avx512, store_f16_avx512, kqv_prompt_avx512, kqv_decode_avx512};
+}
+
+#pragma clang attribute pop
+#else
+#include "isa.h"
+#endif

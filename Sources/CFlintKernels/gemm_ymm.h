@@ -1,0 +1,244 @@
+// AVX2 / AVX-VNNI gemm for the 32-element block types Q4_1 (x Q8_1) and Q8_0, Q5_0, Q4_0
+// (x Q8_0): a GEMV for one activation row and transposed 8-row tiles for several (included
+// by simd_impl.h for the 256-bit-only paths).
+//
+// Per (weight row, activation row) pair the arithmetic is exactly vec_dot's (simd_impl.h's
+// step functions): lane l (0..7) of p is the sum of the 4 products of bytes 4l..4l+3 (unsigned
+// weights x signed activations for Q4_1; |q| x sign(x, q) for the signed types, vpsignb's wrap
+// included), acc_l = fma(d_w * d_x, float(p_l), acc_l) with the scale product rounded once,
+// Q4_1's min term s = fma(m_w, s_x, s) in its own sum, then acc_finish()'s reduction
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s. Hence bit-identical to vec_dot for
+// every m, row range and thread split.
+//
+// Transposed layout (m > 1): for a group of 8 weight rows and one block, ymm u[l] holds in
+// dword r the bytes 4l..4l+3 of row r's unpacked block, so one broadcast activation dword
+// advances all 8 rows: 8 accumulators (one per lane l) hold lane l of 8 rows, a scale
+// product d_w * d_x is one multiply for 8 rows, and there is no horizontal reduction until
+// the end. The packing (an 8 x 4 dword transpose per 16 bytes) is done once per group and
+// block in per-thread scratch and reused by every activation row.
+#ifndef FLINT_GEMM_YMM_H
+#define FLINT_GEMM_YMM_H
+
+// ---- packing 8 rows of one block
+
+// 16 bytes at p of rows 0..7 (ws apart) -> t[c] with dword r = dword c of row r.
+FL_INLINE void yt_load16(const uint8_t *p, size_t ws, __m256i t[4]) {
+    __m256i a[4];
+    for (int q = 0; q < 4; q++)
+        a[q] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + (size_t)q * ws))),
+                                       _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + q) * ws)), 1);
+    const __m256i t0 = _mm256_unpacklo_epi32(a[0], a[1]), t1 = _mm256_unpackhi_epi32(a[0], a[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(a[2], a[3]), t3 = _mm256_unpackhi_epi32(a[2], a[3]);
+    t[0] = _mm256_unpacklo_epi64(t0, t2);
+    t[1] = _mm256_unpackhi_epi64(t0, t2);
+    t[2] = _mm256_unpacklo_epi64(t1, t3);
+    t[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+// The dword at p of rows 0..7.
+FL_INLINE __m256i yt_dword8(const uint8_t *p, size_t ws) {
+    int32_t v[8];
+    for (int r = 0; r < 8; r++) memcpy(&v[r], p + (size_t)r * ws, 4);
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+
+// fp16 in the low (hi = 0) or high (hi = 1) half of each dword -> float.
+FL_INLINE __m256 yt_h2f(__m256i v, int hi) {
+    if (hi) v = _mm256_srli_epi32(v, 16);
+    const __m256i lo = _mm256_shuffle_epi8(v, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                               0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1));
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(lo, 0x08)));
+}
+
+FL_INLINE void yt_nibbles(const __m256i t[4], __m256i u[8]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int j = 0; j < 4; j++) {
+        u[j] = _mm256_and_si256(t[j], m4);                            // elements 4j..4j+3
+        u[j + 4] = _mm256_and_si256(_mm256_srli_epi16(t[j], 4), m4);  // elements 16+4j..
+    }
+}
+
+// Q5_0's fifth bits: bit e of qh is element e's; dword j takes bits 4j..4j+3, which the
+// multiply spreads to bit 0 of its 4 bytes (b0 + 2 b1 + 4 b2 + 8 b3 times 2^0 + 2^7 + 2^14 + 2^21
+// puts b_k at bit 8k, with no carries), then shifted to bit 4.
+FL_INLINE __m256i yt_q5_bits(__m256i qh, int j) {
+    const __m256i b = _mm256_and_si256(_mm256_srli_epi32(qh, 4 * j), _mm256_set1_epi32(0xF));
+    const __m256i s = _mm256_and_si256(_mm256_mullo_epi32(b, _mm256_set1_epi32(0x00204081)), _mm256_set1_epi32(0x01010101));
+    return _mm256_slli_epi32(s, 4);
+}
+
+typedef struct { __m256i u[8]; __m256 d, mn; } yt_wu;       // unsigned weights with a min (Q4_1)
+typedef struct { __m256i a[8], q[8]; __m256 d; } yt_ws;     // signed weights: |q| and q
+
+FL_INLINE void q4_1_ypack(const uint8_t *w, size_t ws, yt_wu *o) {
+    __m256i t[4];
+    yt_load16(w + offsetof(block_q4_1, qs), ws, t);
+    yt_nibbles(t, o->u);
+    const __m256i dm = yt_dword8(w, ws);  // d | m << 16
+    o->d = yt_h2f(dm, 0);
+    o->mn = yt_h2f(dm, 1);
+}
+
+FL_INLINE void yt_signed(yt_ws *o, const __m256i q[8]) {
+    for (int l = 0; l < 8; l++) {
+        o->q[l] = q[l];
+        o->a[l] = _mm256_sign_epi8(q[l], q[l]);
+    }
+}
+FL_INLINE void q4_0_ypack(const uint8_t *w, size_t ws, yt_ws *o) {
+    __m256i t[4], q[8];
+    yt_load16(w + offsetof(block_q4_0, qs), ws, t);
+    yt_nibbles(t, q);
+    for (int l = 0; l < 8; l++) q[l] = _mm256_sub_epi8(q[l], _mm256_set1_epi8(8));
+    yt_signed(o, q);
+    o->d = yt_h2f(yt_dword8(w, ws), 0);
+}
+FL_INLINE void q5_0_ypack(const uint8_t *w, size_t ws, yt_ws *o) {
+    __m256i t[4], q[8];
+    yt_load16(w + offsetof(block_q5_0, qs), ws, t);
+    yt_nibbles(t, q);
+    const __m256i qh = yt_dword8(w + offsetof(block_q5_0, qh), ws);
+    for (int l = 0; l < 8; l++) q[l] = _mm256_sub_epi8(_mm256_or_si256(q[l], yt_q5_bits(qh, l)), _mm256_set1_epi8(16));
+    yt_signed(o, q);
+    o->d = yt_h2f(yt_dword8(w, ws), 0);
+}
+FL_INLINE void q8_0_ypack(const uint8_t *w, size_t ws, yt_ws *o) {
+    __m256i q[8];
+    yt_load16(w + offsetof(block_q8_0, qs), ws, q);
+    yt_load16(w + offsetof(block_q8_0, qs) + 16, ws, q + 4);
+    yt_signed(o, q);
+    o->d = yt_h2f(yt_dword8(w, ws), 0);
+}
+
+// ---- the transposed tiles
+
+FL_INLINE __m256 yt_finish(const __m256 acc[8], __m256 s) {
+    const __m256 t0 = _mm256_add_ps(acc[0], acc[4]), t1 = _mm256_add_ps(acc[1], acc[5]);
+    const __m256 t2 = _mm256_add_ps(acc[2], acc[6]), t3 = _mm256_add_ps(acc[3], acc[7]);
+    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)), s);
+}
+
+FL_INLINE __m256i yt_bcast(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// One activation row against a packed 8-row group: y[0..7] (dx, sx: the row's block scales).
+FL_INLINE void q4_1_ytile(int64_t nb, const yt_wu *pw, const block_q8_1 *x, const float *dx, const float *sx, float *y) {
+    __m256 acc[8], s = _mm256_setzero_ps();
+    for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256 dd = _mm256_mul_ps(pw[b].d, _mm256_set1_ps(dx[b]));
+        for (int l = 0; l < 8; l++)
+            acc[l] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(dot_us8(pw[b].u[l], yt_bcast(x[b].qs + 4 * l))), acc[l]);
+        s = _mm256_fmadd_ps(pw[b].mn, _mm256_set1_ps(sx[b]), s);
+    }
+    _mm256_storeu_ps(y, yt_finish(acc, s));
+}
+
+FL_INLINE void yt_s_tile(int64_t nb, const yt_ws *pw, const block_q8_0 *x, const float *dx, float *y) {
+    __m256 acc[8];
+    for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m256 dd = _mm256_mul_ps(pw[b].d, _mm256_set1_ps(dx[b]));
+        for (int l = 0; l < 8; l++) {
+            const __m256i xv = _mm256_sign_epi8(yt_bcast(x[b].qs + 4 * l), pw[b].q[l]);
+            acc[l] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(dot_us8(pw[b].a[l], xv)), acc[l]);
+        }
+    }
+    _mm256_storeu_ps(y, yt_finish(acc, _mm256_setzero_ps()));
+}
+#define q4_0_ytile(nb, pw, x, dx, sx, y) yt_s_tile(nb, pw, x, dx, y)
+#define q5_0_ytile q4_0_ytile
+#define q8_0_ytile q4_0_ytile
+
+// ---- entry points
+
+// The activation rows' block scales as floats, [i * nb + b] (sx: Q8_1's s; unused otherwise).
+FL_INLINE void y_scales_q8_1(int64_t m, int64_t nb, const uint8_t *X, size_t xs, float *dx, float *sx) {
+    for (int64_t i = 0; i < m; i++) {
+        const block_q8_1 *xb = (const block_q8_1 *)(X + (size_t)i * xs);
+        for (int64_t b = 0; b < nb; b++) dx[i * nb + b] = h2f(xb[b].d), sx[i * nb + b] = h2f(xb[b].s);
+    }
+}
+FL_INLINE void y_scales_q8_0(int64_t m, int64_t nb, const uint8_t *X, size_t xs, float *dx, float *sx) {
+    (void)sx;
+    for (int64_t i = 0; i < m; i++) {
+        const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)i * xs);
+        for (int64_t b = 0; b < nb; b++) dx[i * nb + b] = h2f(xb[b].d);
+    }
+}
+
+// NAME##_ygemm: the table's gemm. m == 1: rows in groups of 4 with the weights prefetched a
+// few KB ahead (decoding streams every weight once, so it waits on memory, not arithmetic);
+// m > 1: whole 8-row groups on the transposed tiles. Rows past the groups go through the
+// generic 1-row tiles (NAME##_rows), which compute the same.
+#define YGEN(NAME, WB, XB, YW, XSCALES)                                                                   \
+    static void NAME##_ygemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,           \
+                             const uint8_t *X, float *y) {                                               \
+        const XB *xb = (const XB *)X;                                                                    \
+        const size_t ahead = fl_pf_ahead(ws);                                                            \
+        for (int64_t r = r0; r < r4; r += 4) {                                                           \
+            const uint8_t *w = W + (size_t)r * ws;                                                       \
+            fl_acc acc[4] = {acc_zero(), acc_zero(), acc_zero(), acc_zero()};                            \
+            for (int64_t b = 0; b < nb; b++) {                                                           \
+                const uint8_t *wb = w + (size_t)b * sizeof(WB);                                          \
+                /* one prefetch per cache line of each row */                                            \
+                if (((uintptr_t)wb & 63) < sizeof(WB))                                                   \
+                    for (int q = 0; q < 4; q++) _mm_prefetch((const char *)(wb + ahead + (size_t)q * ws), _MM_HINT_T0); \
+                for (int q = 0; q < 4; q++) {                                                            \
+                    NAME##_w pw;                                                                         \
+                    NAME##_prep(&pw, (const WB *)(wb + (size_t)q * ws));                                 \
+                    NAME##_step(&acc[q], &pw, &xb[b]);                                                   \
+                }                                                                                        \
+            }                                                                                            \
+            for (int q = 0; q < 4; q++) y[r + q] = acc_finish(acc[q]);                                   \
+        }                                                                                                \
+    }                                                                                                    \
+    static int NAME##_ytgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r8,           \
+                             const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {            \
+        float *dx = (float *)fl_scratch(0, sizeof(float) * 2 * (size_t)(m * nb));                        \
+        YW *pw = (YW *)fl_scratch(1, sizeof(YW) * (size_t)nb);                                           \
+        if (!dx || !pw) return 0;                                                                        \
+        float *sx = dx + m * nb;                                                                         \
+        XSCALES(m, nb, X, xs, dx, sx);                                                                   \
+        for (int64_t r = r0; r < r8; r += 8) {                                                           \
+            const uint8_t *w = W + (size_t)r * ws;                                                       \
+            for (int64_t b = 0; b < nb; b++) {                                                           \
+                const uint8_t *wb = w + (size_t)b * sizeof(WB);                                          \
+                if (((uintptr_t)wb & 63) < sizeof(WB)) /* the next group's lines */                      \
+                    for (int q = 0; q < 8; q++) _mm_prefetch((const char *)(wb + (size_t)(8 + q) * ws), _MM_HINT_T0); \
+                NAME##_ypack(wb, ws, &pw[b]);                                                            \
+            }                                                                                            \
+            for (int64_t i = 0; i < m; i++) {                                                            \
+                float out[8];                                                                            \
+                NAME##_ytile(nb, pw, (const XB *)(X + (size_t)i * xs), dx + i * nb, sx + i * nb, out);   \
+                for (int q = 0; q < 8; q++) y[i * ldy + r + q] = out[q];                                 \
+            }                                                                                            \
+        }                                                                                                \
+        return 1;                                                                                        \
+    }                                                                                                    \
+    static void NAME##_ygemm(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \
+                             size_t xs, int64_t m, float *y, int64_t ldy) {                              \
+        const uint8_t *W = (const uint8_t *)wv, *X = (const uint8_t *)xv;                                \
+        const int64_t nb = k / 32;                                                                       \
+        if (k % 32 == 0 && nb > 0) {                                                                     \
+            if (m == 1) {                                                                                \
+                const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                               \
+                NAME##_ygemv(nb, W, ws, r0, r4, X, y);                                                   \
+                r0 = r4;                                                                                 \
+            } else {                                                                                     \
+                const int64_t r8 = r0 + (r1 - r0) / 8 * 8;                                               \
+                if (r8 > r0 && NAME##_ytgemm(nb, W, ws, r0, r8, X, xs, m, y, ldy)) r0 = r8;              \
+            }                                                                                            \
+        }                                                                                                \
+        for (; r0 < r1; r0++) NAME##_rows(1, k, W + (size_t)r0 * ws, ws, X, xs, m, y + r0, ldy);         \
+    }
+
+YGEN(q4_1, block_q4_1, block_q8_1, yt_wu, y_scales_q8_1)
+YGEN(q4_0, block_q4_0, block_q8_0, yt_ws, y_scales_q8_0)
+YGEN(q5_0, block_q5_0, block_q8_0, yt_ws, y_scales_q8_0)
+YGEN(q8_0, block_q8_0, block_q8_0, yt_ws, y_scales_q8_0)
+
+#endif
