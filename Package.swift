@@ -1,10 +1,6 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// C kernels are always compiled with optimisation, even in debug builds: the
-// scalar reference paths are what tests compare against and must not take minutes.
-let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
-
 let package = Package(
     name: "Flint",
     platforms: [.macOS(.v14)],
@@ -22,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "CFlintKernels", cSettings: kernelFlags),
+        .target(name: "CFlintKernels"),
         .target(name: "FlintTensor", dependencies: ["CFlintKernels"]),
         .target(name: "FlintJinja"),
         .target(name: "FlintTokenizers", dependencies: ["FlintJinja"]),
@@ -30,7 +26,7 @@ let package = Package(
         .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
         .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
         .target(name: "FlintEngine", dependencies: [
-            "FlintModels", "FlintTokenizers", "FlintLoading", "FlintGrammar",
+            "FlintModels", "FlintTensor", "FlintTokenizers", "FlintLoading", "FlintGrammar",
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "FlintServer", dependencies: [

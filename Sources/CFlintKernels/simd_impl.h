@@ -318,6 +318,7 @@ GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 
 #if !FL_AVX512
 #include "gemm_ymm.h"
+#include "gemm_ymm_k.h"
 #endif
 #if FL_AVX512
 #include "gemm_zmm.h"
@@ -348,6 +349,10 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_ygemm;
     t->k[FLINT_TYPE_Q5_0].gemm = q5_0_ygemm;
     t->k[FLINT_TYPE_Q8_0].gemm = q8_0_ygemm;
+    t->k[FLINT_TYPE_Q4_K].gemm = q4_K_ykgemm;
+    t->k[FL_SLOT_Q4_K_GEMM4].gemm = q4_K_gemm4_ykgemm;
+    t->k[FLINT_TYPE_Q6_K].gemm = q6_K_ykgemm;
+    t->k[FL_SLOT_Q6_K_TILED].gemm = q6_K_tiled_ykgemm;
 #endif
 #if FL_AVX512
     // 16-row transposed tiles (gemm_zmm_t.h; Q4_1 for every m, the signed types for m > 1)

@@ -2,6 +2,7 @@ import Dispatch
 import FlintGrammar
 import FlintLoading
 import FlintModels
+import FlintTensor
 import FlintTokenizers
 import Foundation
 
@@ -167,6 +168,9 @@ public final class LLMEngine: @unchecked Sendable {
 
     /// Slots run from 1 (0 is the base model) to this.
     public static let maxAdapterSlot: Int32 = 65535
+
+    /// The instruction-set path the kernels run on (KernelPath).
+    public static var kernelPath: String { KernelPath.current }
 
     /// Puts `weights` in `slot` (replacing what was there) from the next step on. Requests
     /// already submitted to the slot's previous adapter are ended with finish reason

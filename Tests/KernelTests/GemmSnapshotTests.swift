@@ -54,6 +54,39 @@ final class GemmSnapshotTests: XCTestCase {
         }
     }
 
+    /// Activation bytes of -128 (never produced by the quantizers, but valid input): the signed
+    /// types' vec_dot takes |q| x sign(x, q), which wraps there, and the kernels that compute
+    /// from the unsigned form q + OFF must notice and give vec_dot's bits all the same.
+    func testGemmMatchesVecDotWithMinus128Activations() {
+        let rows = 19
+        for isa in ["scalar"] + simdISAs() {
+            var rng = SplitMix64(seed: 13)
+            withISA(isa) {
+                for t in [FLINT_TYPE_Q4_0, FLINT_TYPE_Q5_0, FLINT_TYPE_Q8_0].map({ Int32($0.rawValue) }) {
+                    for m in [1, 2, 5, 17] {
+                        var p = make(t, blocks: 5, rows: rows, m: m, pad: 0, &rng)
+                        var x = p.x
+                        for i in stride(from: 0, to: m, by: 2) {  // a few bytes of every other row
+                            for b in [0, 3] { x[i * p.xs + b * 34 + 2 + (7 * i + b) % 32] = 0x80 }
+                        }
+                        p = Prob(t: p.t, k: p.k, w: p.w, x: x, ws: p.ws, xs: p.xs)
+                        var y = [Float](repeating: .nan, count: rows * m)
+                        p.w.withUnsafeBytes { wb in p.x.withUnsafeBytes { xb in y.withUnsafeMutableBufferPointer { yb in
+                            flint_gemm(t, Int64(p.k), wb.baseAddress, p.ws, 0, Int64(rows), xb.baseAddress, p.xs, Int64(m),
+                                       yb.baseAddress, Int64(rows))
+                        } } }
+                        var bad = 0
+                        for i in 0..<m { for r in 0..<rows {
+                            let ref = vecDot(t, p.k, p.w, p.x, wOffset: r * p.ws, xOffset: i * p.xs)
+                            if y[i * rows + r].bitPattern != ref.bitPattern { bad += 1 }
+                        } }
+                        XCTAssertEqual(bad, 0, "\(isa) \(typeName(t)) m \(m)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The batch forms (flint_gemm_form: Q4_K in llama.cpp's 4-row GEMM, Q6_K in its tiled
     /// GEMM): every SIMD path and tile shape gives the scalar reference's bits, and the form
     /// is really another rounding than the one-row form.
