@@ -8,13 +8,23 @@
 # engines: aggregate tok/s at batch 1, 8 and 32, the ratio Flint / llama.cpp, and each
 # engine's figure as a multiple of its own batch 1.
 #
-#   bench/compare-llamacpp.sh [--threads 2] [-p 256] [-n 128] [--repetitions 3] [--batched-model M] [models...]
+#   bench/compare-llamacpp.sh [--isa avx2] [--no-build] [--threads 2] [-p 256] [-n 128] [--repetitions 3]
+#                             [--batched-model M] [models...]
+#
+# Each side runs its best path for this host unless --isa avx2: then Flint runs with
+# FLINT_KERNELS_ISA=avx2 (its AVX2 kernels only) and llama.cpp is an AVX2 build without
+# AVX-512, like for like on any x86 host. llama.cpp comes from llama-cpp-python 0.3.36
+# built per ISA into a folder of its own (bench/llamacpp-build.sh; ~10 minutes on first
+# use), loaded through PYTHONPATH. --no-build uses the existing .build/release/flint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/llamacpp-build.sh
 
-threads=2; p=256; n=128; reps=3; models=(); batched=smollm2-135m-instruct
+threads=2; p=256; n=128; reps=3; models=(); batched=smollm2-135m-instruct; isa=""; build=1
 while [ $# -gt 0 ]; do
     case "$1" in
+        --isa) isa=$2; shift 2 ;;
+        --no-build) build=0; shift ;;
         --threads) threads=$2; shift 2 ;;
         -p) p=$2; shift 2 ;;
         -n) n=$2; shift 2 ;;
@@ -25,22 +35,26 @@ while [ $# -gt 0 ]; do
 done
 [ ${#models[@]} -gt 0 ] || models=(smollm2-135m-instruct gemma-3-270m qwen2.5-coder-0.5b-instruct)
 
-if ! python3 -c "import llama_cpp" 2>/dev/null; then
-    echo "installing llama-cpp-python (builds llama.cpp from source, ~10 minutes)..." >&2
-    # A portable AVX2/AVX-512 build: the native build enables AMX, which crashes
-    # where the kernel does not grant AMX state.
-    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON" \
-        python3 -m pip install --no-cache-dir llama-cpp-python==0.3.36 >&2
-fi
-
-swift build -c release --product flint >&2
+case "$isa" in ""|native) llisa=native ;; avx2) llisa=avx2; export FLINT_KERNELS_ISA=avx2 ;;
+    *) echo "--isa must be avx2 or native" >&2; exit 2 ;; esac
+lcp=$(llamacpp_python_dir "$llisa")
+llama() { PYTHONPATH="$lcp${PYTHONPATH:+:$PYTHONPATH}" python3 "$@"; }
+[ $build = 0 ] || swift build -c release --product flint >&2
 flint=.build/release/flint
 
-printf '%-30s %-6s %14s %14s %7s\n' model test "flint t/s" "llama.cpp t/s" ratio
+lsys=$(llama -c "import llama_cpp; print(llama_cpp.llama_print_system_info().decode().strip())")
+echo "llama.cpp ISA: $llisa ($(llamacpp_isa_label "$llisa")), from $lcp: $lsys"
+
 for m in "${models[@]}"; do
     path=$($flint pull "$m")
     fj=$($flint bench --model "$path" -p "$p" -n "$n" --threads "$threads" --repetitions "$reps" --json)
-    lj=$(python3 bench/llamacpp_bench.py "$path" "$threads" "$p" "$n" "$reps")
+    if [ "$m" = "${models[0]}" ]; then
+        fisa=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print((r[0] if isinstance(r,list) and r else r).get("isa",""))' "$fj")
+        echo "Flint ISA: ${fisa:-${FLINT_KERNELS_ISA:-default}}"
+        echo
+        printf '%-30s %-6s %14s %14s %7s\n' model test "flint t/s" "llama.cpp t/s" ratio
+    fi
+    lj=$(llama bench/llamacpp_bench.py "$path" "$threads" "$p" "$n" "$reps")
     rj=$($flint bench --model "$path" --threads "$threads" --roofline --json)
     python3 - "$m" "$fj" "$lj" "$rj" <<'PY'
 import json, sys
@@ -61,7 +75,7 @@ done
 
 path=$($flint pull "$batched")
 bj=$($flint bench --model "$path" -p 0 -n "$n" -b 1,8,32 --threads "$threads" --repetitions "$reps" --json)
-blj=$(python3 bench/llamacpp_bench.py "$path" "$threads" 0 "$n" "$reps" 1,8,32)
+blj=$(llama bench/llamacpp_bench.py "$path" "$threads" 0 "$n" "$reps" 1,8,32)
 python3 - "$batched" "$bj" "$blj" <<'PY'
 import json, sys
 name = sys.argv[1]

@@ -4,7 +4,11 @@
 #include <math.h>
 
 // Each product and quotient is rounded on its own, as in ggml's intrinsics.
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")  // GCC does not implement the STDC pragma
+#endif
 
 // ggml_silu_f32, for the elements past a row's last multiple of 16.
 static inline float silu_libm(float x) { return x / (1.0f + expf(-x)); }

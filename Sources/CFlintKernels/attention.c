@@ -4,7 +4,11 @@
 
 // Products and sums below are each rounded on their own, fused only where written fmaf():
 // the arithmetic is specified operation by operation.
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")  // GCC does not implement the STDC pragma
+#endif
 
 void fl_attn_store_f16_scalar(uint16_t *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = fl_f2h(src[i]);

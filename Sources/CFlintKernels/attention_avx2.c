@@ -32,9 +32,9 @@ static inline __m256 dot_half_sum(const float *q, const uint16_t *k, int32_t n, 
         return _mm256_add_ps(lo, hi);
     }
     __m256 s[8];
-    for (int a = 0; a < 8; a++) s[a] = _mm256_setzero_ps();
+    FL_UNROLL for (int a = 0; a < 8; a++) s[a] = _mm256_setzero_ps();
     for (int32_t i = 0; i < n; i += 64)
-        for (int a = 0; a < 8; a++) s[a] = _mm256_fmadd_ps(ld8(k + i + 8 * a), _mm256_loadu_ps(q + i + 8 * a), s[a]);
+        FL_UNROLL for (int a = 0; a < 8; a++) s[a] = _mm256_fmadd_ps(ld8(k + i + 8 * a), _mm256_loadu_ps(q + i + 8 * a), s[a]);
     // accumulator a of the one-row kernel is s[2a] (low half), s[2a + 1] (high half)
     const __m256 lo = _mm256_add_ps(_mm256_add_ps(s[0], s[4]), _mm256_add_ps(s[2], s[6]));
     const __m256 hi = _mm256_add_ps(_mm256_add_ps(s[1], s[5]), _mm256_add_ps(s[3], s[7]));
@@ -55,10 +55,10 @@ static float dot_one_row_avx2(const float *q, const uint16_t *k, int32_t n) {
 // r16_half_sum(t[k]) with the same additions.
 static inline __m256 r16_x8(const __m256 t[8]) {
     __m256 u[4], v[2];
-    for (int p = 0; p < 4; p++)  // 128-bit lane 0: quarters of key 2p, lane 1: of key 2p + 1
+    FL_UNROLL for (int p = 0; p < 4; p++)  // 128-bit lane 0: quarters of key 2p, lane 1: of key 2p + 1
         u[p] = _mm256_add_ps(_mm256_permute2f128_ps(t[2 * p], t[2 * p + 1], 0x20),
                              _mm256_permute2f128_ps(t[2 * p], t[2 * p + 1], 0x31));
-    for (int p = 0; p < 2; p++)  // per 128-bit lane: u0 + u2, u1 + u3 of two keys
+    FL_UNROLL for (int p = 0; p < 2; p++)  // per 128-bit lane: u0 + u2, u1 + u3 of two keys
         v[p] = _mm256_add_ps(_mm256_shuffle_ps(u[2 * p], u[2 * p + 1], 0x44), _mm256_shuffle_ps(u[2 * p], u[2 * p + 1], 0xEE));
     // lane 0 holds keys 0, 2, 4, 6, lane 1 keys 1, 3, 5, 7
     const __m256 w = _mm256_add_ps(_mm256_shuffle_ps(v[0], v[1], 0x88), _mm256_shuffle_ps(v[0], v[1], 0xDD));
@@ -77,7 +77,7 @@ static void scores_avx2(const float *q, const uint16_t *k_cache, const int32_t *
     for (int32_t j0 = first; j0 <= last; j0 += 8) {
         const int nk = last - j0 + 1 < 8 ? last - j0 + 1 : 8;
         __m256 t[8];
-        for (int k = 0; k < 8; k++)
+        FL_UNROLL for (int k = 0; k < 8; k++)
             t[k] = k < nk ? dot_half_sum(q, fl_key_ptr(k_cache, slots, j0 + k, slot_elems, head_offset), head_dim, prompt)
                           : _mm256_setzero_ps();
         const __m256 s = _mm256_mul_ps(r16_x8(t), sv);
@@ -104,7 +104,7 @@ static double softmax_avx2(float *x, int32_t first, int32_t last) {
     for (int32_t g = first & ~15; g <= last; g += 16) {
         // lanes outside first..last are masked keys: exp gives 0 there
         __m256 e[2];
-        for (int half = 0; half < 2; half++) {
+        FL_UNROLL for (int half = 0; half < 2; half++) {
             const int32_t b = g + 8 * half;
             const int lo = first > b ? first - b : 0, hi = last - b < 7 ? last - b : 7;
             if (hi < lo) { e[half] = _mm256_setzero_ps(); continue; }
@@ -150,12 +150,12 @@ static void kqv_finish_avx2(float *acc, int32_t lanes, int32_t head_dim, float *
         __m256 t[16], s[8];
         const float *a = acc + d;
         if (lanes == 64)
-            for (int l = 0; l < 16; l++)
+            FL_UNROLL for (int l = 0; l < 16; l++)
                 t[l] = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(a + (int64_t)l * head_dim), _mm256_loadu_ps(a + (int64_t)(l + 32) * head_dim)),
                                      _mm256_add_ps(_mm256_loadu_ps(a + (int64_t)(l + 16) * head_dim), _mm256_loadu_ps(a + (int64_t)(l + 48) * head_dim)));
         else
-            for (int l = 0; l < 16; l++) t[l] = _mm256_loadu_ps(a + (int64_t)l * head_dim);
-        for (int l = 0; l < 8; l++) s[l] = _mm256_add_ps(t[l], t[l + 8]);
+            FL_UNROLL for (int l = 0; l < 16; l++) t[l] = _mm256_loadu_ps(a + (int64_t)l * head_dim);
+        FL_UNROLL for (int l = 0; l < 8; l++) s[l] = _mm256_add_ps(t[l], t[l + 8]);
         _mm256_storeu_ps(out + d, r16_lanes(s));
     }
 }
@@ -168,13 +168,13 @@ static inline void kqv_lanes8(__m256 t[8], const float *w, const uint16_t *v_cac
                               int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t g0,
                               int32_t stride, int32_t d) {
     static const uint16_t zeros[FLINT_ATTENTION_MAX_HEAD_DIM];
-    for (int l = 0; l < 8; l++) t[l] = _mm256_setzero_ps();
+    FL_UNROLL for (int l = 0; l < 8; l++) t[l] = _mm256_setzero_ps();
     for (int32_t g = g0; g <= last; g += stride) {
         if (g >= first && g + 7 <= last) {
-            for (int l = 0; l < 8; l++)
+            FL_UNROLL for (int l = 0; l < 8; l++)
                 t[l] = _mm256_fmadd_ps(ld8(fl_key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d), _mm256_set1_ps(w[g + l]), t[l]);
         } else {
-            for (int l = 0; l < 8; l++) {
+            FL_UNROLL for (int l = 0; l < 8; l++) {
                 const int32_t j = g + l;
                 const int in = j >= first && j <= last;
                 const uint16_t *vj = in ? fl_key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
@@ -197,7 +197,7 @@ static int kqv_prompt_avx2(float *out, const float *w, const uint16_t *v_cache, 
         __m256 lo[8], hi[8];
         kqv_lanes8(lo, w, v_cache, slots, slot_elems, head_offset, first, last, g0, 16, d);
         kqv_lanes8(hi, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 8, 16, d);
-        for (int l = 0; l < 8; l++) lo[l] = _mm256_add_ps(lo[l], hi[l]);
+        FL_UNROLL for (int l = 0; l < 8; l++) lo[l] = _mm256_add_ps(lo[l], hi[l]);
         _mm256_storeu_ps(out + d, r16_lanes(lo));
     }
     return 1;
@@ -214,16 +214,16 @@ static int kqv_decode_avx2(float *out, const float *w, const uint16_t *v_cache, 
     const int32_t g0 = first & ~63;
     for (int32_t d = 0; d < head_dim; d += 8) {
         __m256 s[2][8];
-        for (int h = 0; h < 2; h++) {
+        FL_UNROLL for (int h = 0; h < 2; h++) {
             __m256 t0[8], t1[8], t2[8], t3[8];
             kqv_lanes8(t0, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 8 * h, 64, d);
             kqv_lanes8(t2, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 32 + 8 * h, 64, d);
-            for (int l = 0; l < 8; l++) t0[l] = _mm256_add_ps(t0[l], t2[l]);
+            FL_UNROLL for (int l = 0; l < 8; l++) t0[l] = _mm256_add_ps(t0[l], t2[l]);
             kqv_lanes8(t1, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 16 + 8 * h, 64, d);
             kqv_lanes8(t3, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 48 + 8 * h, 64, d);
-            for (int l = 0; l < 8; l++) s[h][l] = _mm256_add_ps(t0[l], _mm256_add_ps(t1[l], t3[l]));
+            FL_UNROLL for (int l = 0; l < 8; l++) s[h][l] = _mm256_add_ps(t0[l], _mm256_add_ps(t1[l], t3[l]));
         }
-        for (int l = 0; l < 8; l++) s[0][l] = _mm256_add_ps(s[0][l], s[1][l]);
+        FL_UNROLL for (int l = 0; l < 8; l++) s[0][l] = _mm256_add_ps(s[0][l], s[1][l]);
         _mm256_storeu_ps(out + d, r16_lanes(s[0]));
     }
     return 1;

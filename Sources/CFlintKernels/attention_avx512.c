@@ -59,11 +59,11 @@ static inline __m512 dot_lanes(const float *q, const uint16_t *k, int32_t n, int
 // additions (halves, quarters, then (u0 + u2) + (u1 + u3); fp addition is commutative).
 static inline __m512 r16_x16(const __m512 x[16]) {
     __m512 y[8], z[4], w[4];
-    for (int m = 0; m < 8; m++)  // lanes 0-7: halves of x[2m], 8-15: of x[2m+1]
+    FL_UNROLL for (int m = 0; m < 8; m++)  // lanes 0-7: halves of x[2m], 8-15: of x[2m+1]
         y[m] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0x44), _mm512_shuffle_f32x4(x[2 * m], x[2 * m + 1], 0xEE));
-    for (int p = 0; p < 4; p++)  // 128-bit lane c: quarters of x[4p + c]
+    FL_UNROLL for (int p = 0; p < 4; p++)  // 128-bit lane c: quarters of x[4p + c]
         z[p] = _mm512_add_ps(_mm512_shuffle_f32x4(y[2 * p], y[2 * p + 1], 0x88), _mm512_shuffle_f32x4(y[2 * p], y[2 * p + 1], 0xDD));
-    for (int p = 0; p < 4; p++) {  // element 4c: (u0 + u2) + (u1 + u3) of x[4p + c]
+    FL_UNROLL for (int p = 0; p < 4; p++) {  // element 4c: (u0 + u2) + (u1 + u3) of x[4p + c]
         const __m512 v = _mm512_add_ps(z[p], _mm512_permute_ps(z[p], 0x4E));
         w[p] = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
     }
@@ -88,7 +88,7 @@ static void scores_avx512(const float *q, const uint16_t *k_cache, const int32_t
     for (int32_t j0 = first; j0 <= last; j0 += 16) {
         const int nk = last - j0 + 1 < 16 ? last - j0 + 1 : 16;
         __m512 x[16];
-        for (int k = 0; k < 16; k++)
+        FL_UNROLL for (int k = 0; k < 16; k++)
             x[k] = k < nk ? dot_lanes(q, fl_key_ptr(k_cache, slots, j0 + k, slot_elems, head_offset), head_dim, prompt)
                           : _mm512_setzero_ps();
         _mm512_mask_storeu_ps(scratch + j0, (__mmask16)((1u << nk) - 1), _mm512_mul_ps(r16_x16(x), sv));
@@ -147,14 +147,14 @@ static int kqv_prompt_avx512(float *out, const float *w, const uint16_t *v_cache
     const int32_t g0 = first & ~15;
     for (int32_t d = 0; d < head_dim; d += 16) {
         __m512 t[16];
-        for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
+        FL_UNROLL for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
         for (int32_t g = g0; g <= last; g += 16) {
             if (g >= first && g + 15 <= last) {
-                for (int l = 0; l < 16; l++)
+                FL_UNROLL for (int l = 0; l < 16; l++)
                     t[l] = _mm512_fmadd_ps(ld16(fl_key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
                                            _mm512_set1_ps(w[g + l]), t[l]);
             } else {
-                for (int l = 0; l < 16; l++) {
+                FL_UNROLL for (int l = 0; l < 16; l++) {
                     const int32_t j = g + l;
                     const int in = j >= first && j <= last;
                     const uint16_t *vj = in ? fl_key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
@@ -162,8 +162,8 @@ static int kqv_prompt_avx512(float *out, const float *w, const uint16_t *v_cache
                 }
             }
         }
-        for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
-        for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
+        FL_UNROLL for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
+        FL_UNROLL for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
         _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3])));
     }
     return 1;
@@ -186,17 +186,17 @@ static void kqv_decode_rounds_avx512(float *out, const float *w, const uint16_t 
     for (int32_t d = 0; d < head_dim; d += 16) {
         __m512 sum02[16], sum13[16];
         static const int order[4] = {0, 2, 1, 3};
-        for (int oi = 0; oi < 4; oi++) {
+        FL_UNROLL for (int oi = 0; oi < 4; oi++) {
             const int a = order[oi];
             __m512 t[16];
-            for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
+            FL_UNROLL for (int l = 0; l < 16; l++) t[l] = _mm512_setzero_ps();
             for (int32_t g = g0 + 16 * a; g <= last; g += 64) {
                 if (g >= first && g + 15 <= last) {
-                    for (int l = 0; l < 16; l++)
+                    FL_UNROLL for (int l = 0; l < 16; l++)
                         t[l] = _mm512_fmadd_ps(ld16(fl_key_ptr(v_cache, slots, g + l, slot_elems, head_offset) + d),
                                                _mm512_set1_ps(w[g + l]), t[l]);
                 } else {
-                    for (int l = 0; l < 16; l++) {
+                    FL_UNROLL for (int l = 0; l < 16; l++) {
                         const int32_t j = g + l;
                         const int in = j >= first && j <= last;
                         const uint16_t *vj = in ? fl_key_ptr(v_cache, slots, j, slot_elems, head_offset) : zeros;
@@ -204,15 +204,15 @@ static void kqv_decode_rounds_avx512(float *out, const float *w, const uint16_t 
                     }
                 }
             }
-            for (int l = 0; l < 16; l++) {
+            FL_UNROLL for (int l = 0; l < 16; l++) {
                 if (a == 0) sum02[l] = t[l];
                 else if (a == 2) sum02[l] = _mm512_add_ps(sum02[l], t[l]);
                 else if (a == 1) sum13[l] = t[l];
                 else sum02[l] = _mm512_add_ps(sum02[l], _mm512_add_ps(sum13[l], t[l]));
             }
         }
-        for (int l = 0; l < 8; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 8]);
-        for (int l = 0; l < 4; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 4]);
+        FL_UNROLL for (int l = 0; l < 8; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 8]);
+        FL_UNROLL for (int l = 0; l < 4; l++) sum02[l] = _mm512_add_ps(sum02[l], sum02[l + 4]);
         _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(sum02[0], sum02[2]), _mm512_add_ps(sum02[1], sum02[3])));
     }
 }
@@ -233,9 +233,9 @@ static int kqv_decode_avx512(float *out, const float *w, const uint16_t *v_cache
     }
     for (int32_t d = 0; d < head_dim; d += 16) {
         __m512 s[16];
-        for (int l = 0; l < 16; l++) {
+        FL_UNROLL for (int l = 0; l < 16; l++) {
             __m512 t[4];
-            for (int a = 0; a < 4; a++) {
+            FL_UNROLL for (int a = 0; a < 4; a++) {
                 __m512 c = _mm512_setzero_ps();
                 const int32_t j = g0 + 16 * a + l;
                 if (j - l <= last) {  /* the round exists for this accumulator */
@@ -247,8 +247,8 @@ static int kqv_decode_avx512(float *out, const float *w, const uint16_t *v_cache
             }
             s[l] = _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3]));
         }
-        for (int l = 0; l < 8; l++) s[l] = _mm512_add_ps(s[l], s[l + 8]);
-        for (int l = 0; l < 4; l++) s[l] = _mm512_add_ps(s[l], s[l + 4]);
+        FL_UNROLL for (int l = 0; l < 8; l++) s[l] = _mm512_add_ps(s[l], s[l + 8]);
+        FL_UNROLL for (int l = 0; l < 4; l++) s[l] = _mm512_add_ps(s[l], s[l + 4]);
         _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3])));
     }
     return 1;
@@ -282,13 +282,13 @@ static void kqv_finish_avx512(float *acc, int32_t lanes, int32_t head_dim, float
         __m512 t[16];
         const float *a = acc + d;
         if (lanes == 64)
-            for (int l = 0; l < 16; l++)
+            FL_UNROLL for (int l = 0; l < 16; l++)
                 t[l] = _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(a + (int64_t)l * head_dim), _mm512_loadu_ps(a + (int64_t)(l + 32) * head_dim)),
                                      _mm512_add_ps(_mm512_loadu_ps(a + (int64_t)(l + 16) * head_dim), _mm512_loadu_ps(a + (int64_t)(l + 48) * head_dim)));
         else
-            for (int l = 0; l < 16; l++) t[l] = _mm512_loadu_ps(a + (int64_t)l * head_dim);
-        for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
-        for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
+            FL_UNROLL for (int l = 0; l < 16; l++) t[l] = _mm512_loadu_ps(a + (int64_t)l * head_dim);
+        FL_UNROLL for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l], t[l + 8]);
+        FL_UNROLL for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l], t[l + 4]);
         _mm512_storeu_ps(out + d, _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3])));
     }
 }

@@ -9,6 +9,18 @@
 
 typedef uint16_t fl_half;
 
+// Full unrolling of a loop with a small constant trip count (after inlining): the kernels keep
+// arrays of vector accumulators in registers only when their loops are unrolled, which the
+// compilers' default -O2 limits do not always do (SwiftPM builds C at -O2, and a package
+// cannot raise that without unsafe flags).
+#if defined(__clang__)
+#define FL_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define FL_UNROLL _Pragma("GCC unroll 32")
+#else
+#define FL_UNROLL
+#endif
+
 #define QK4_0 32
 #define QK4_1 32
 #define QK5_0 32

@@ -1,6 +1,14 @@
 // Reference dequantizers: one row of n elements (n a multiple of the block size).
 #include "blocks.h"
 
+// Each product and sum is rounded on its own on every architecture (AArch64 compilers would
+// otherwise fuse a * b + c, and ARM's results would differ from x86's).
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")  // GCC does not implement the STDC pragma
+#endif
+
 static void deq_q4_0(const block_q4_0 *x, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++) {
         const float d = FL_H2F(x[i].d);

@@ -153,6 +153,8 @@ static int isa_index(const char *name) {
     return -1;
 }
 
+const char *flint_kernels_isa_name(int index) { return index >= 0 && index < FL_ISA_COUNT ? names[index] : NULL; }
+
 int flint_kernels_isa_available(const char *name) {
     const int i = isa_index(name);
     return i >= 0 && available[i];

@@ -42,23 +42,23 @@ FL_INLINE size_t fl_pf_ahead(size_t ws) {
                                const uint8_t *x, size_t xs, float *y, int64_t ldy) {                \
         fl_acc acc[4][4];                                                                            \
         const int64_t nb = n / (QK);                                                                 \
-        for (int r = 0; r < nr; r++)                                                                 \
-            for (int i = 0; i < nm; i++) acc[r][i] = acc_zero();                                     \
+        FL_UNROLL for (int r = 0; r < nr; r++)                                                                 \
+            FL_UNROLL for (int i = 0; i < nm; i++) acc[r][i] = acc_zero();                                     \
         for (int64_t b = 0; b < nb; b++) {                                                           \
-            for (int r = 0; r < nr; r++) {                                                           \
+            FL_UNROLL for (int r = 0; r < nr; r++) {                                                           \
                 NAME##_w pw;                                                                         \
                 NAME##_prep(&pw, (const WB *)(w + (size_t)r * ws) + b);                              \
-                for (int i = 0; i < nm; i++) NAME##_step(&acc[r][i], &pw, (const XB *)(x + (size_t)i * xs) + b); \
+                FL_UNROLL for (int i = 0; i < nm; i++) NAME##_step(&acc[r][i], &pw, (const XB *)(x + (size_t)i * xs) + b); \
             }                                                                                        \
         }                                                                                            \
         if (TAIL)                                                                                    \
             for (int64_t e = nb * (QK); e < n; e++)                                                  \
-                for (int r = 0; r < nr; r++)                                                         \
-                    for (int i = 0; i < nm; i++)                                                     \
+                FL_UNROLL for (int r = 0; r < nr; r++)                                                         \
+                    FL_UNROLL for (int i = 0; i < nm; i++)                                                     \
                         acc[r][i].s = fmadd1(FL_TAIL_ELEM(NAME, w + (size_t)r * ws, e),              \
                                              FL_TAIL_ELEM(NAME, x + (size_t)i * xs, e), acc[r][i].s); \
-        for (int r = 0; r < nr; r++)                                                                 \
-            for (int i = 0; i < nm; i++) y[i * ldy + r] = acc_finish(acc[r][i]);                     \
+        FL_UNROLL for (int r = 0; r < nr; r++)                                                                 \
+            FL_UNROLL for (int i = 0; i < nm; i++) y[i * ldy + r] = acc_finish(acc[r][i]);                     \
     }                                                                                                \
     static void NAME##_vec_dot(int64_t n, float *s, const void *w, const void *x) {                  \
         NAME##_tile(1, 1, n, (const uint8_t *)w, 0, (const uint8_t *)x, 0, s, 0);                   \
@@ -78,13 +78,13 @@ FL_INLINE size_t fl_pf_ahead(size_t ws) {
     FL_INLINE void NAME##_tileb(const int nm, int64_t nb, const NAME##_w *pw, const uint8_t *x,      \
                                 size_t xs, float *y, int64_t ldy) {                                  \
         fl_acc acc[4][4];                                                                            \
-        for (int r = 0; r < 4; r++)                                                                  \
-            for (int i = 0; i < nm; i++) acc[r][i] = acc_zero();                                     \
+        FL_UNROLL for (int r = 0; r < 4; r++)                                                                  \
+            FL_UNROLL for (int i = 0; i < nm; i++) acc[r][i] = acc_zero();                                     \
         for (int64_t b = 0; b < nb; b++)                                                             \
-            for (int r = 0; r < 4; r++)                                                              \
-                for (int i = 0; i < nm; i++) NAME##_step(&acc[r][i], &pw[b * 4 + r], (const XB *)(x + (size_t)i * xs) + b); \
-        for (int r = 0; r < 4; r++)                                                                  \
-            for (int i = 0; i < nm; i++) y[i * ldy + r] = acc_finish(acc[r][i]);                     \
+            FL_UNROLL for (int r = 0; r < 4; r++)                                                              \
+                FL_UNROLL for (int i = 0; i < nm; i++) NAME##_step(&acc[r][i], &pw[b * 4 + r], (const XB *)(x + (size_t)i * xs) + b); \
+        FL_UNROLL for (int r = 0; r < 4; r++)                                                                  \
+            FL_UNROLL for (int i = 0; i < nm; i++) y[i * ldy + r] = acc_finish(acc[r][i]);                     \
     }                                                                                                \
     static void NAME##_gemm(int64_t k, const void *w, size_t ws, int64_t r0, int64_t r1,             \
                             const void *x, size_t xs, int64_t m, float *y, int64_t ldy) {            \
@@ -97,7 +97,7 @@ FL_INLINE size_t fl_pf_ahead(size_t ws) {
         if (pw) {                                                                                    \
             for (; r + 4 <= r1; r += 4) {                                                            \
                 for (int64_t b = 0; b < nb; b++)                                                     \
-                    for (int q = 0; q < 4; q++) NAME##_prep(&pw[b * 4 + q], (const WB *)(W + (size_t)(r + q) * ws) + b); \
+                    FL_UNROLL for (int q = 0; q < 4; q++) NAME##_prep(&pw[b * 4 + q], (const WB *)(W + (size_t)(r + q) * ws) + b); \
                 int64_t i = 0;                                                                       \
                 for (; i + (TM) <= m; i += (TM)) NAME##_tileb((TM), nb, pw, X + i * xs, xs, y + i * ldy + r, ldy); \
                 switch (m - i) {                                                                     \

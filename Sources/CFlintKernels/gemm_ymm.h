@@ -24,7 +24,7 @@
 // 16 bytes at p of rows 0..7 (ws apart) -> t[c] with dword r = dword c of row r.
 FL_INLINE void yt_load16(const uint8_t *p, size_t ws, __m256i t[4]) {
     __m256i a[4];
-    for (int q = 0; q < 4; q++)
+    FL_UNROLL for (int q = 0; q < 4; q++)
         a[q] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + (size_t)q * ws))),
                                        _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + q) * ws)), 1);
     const __m256i t0 = _mm256_unpacklo_epi32(a[0], a[1]), t1 = _mm256_unpackhi_epi32(a[0], a[1]);
@@ -58,7 +58,7 @@ FL_INLINE __m256 yt_h2f(__m256i v, int hi) {
 
 FL_INLINE void yt_nibbles(const __m256i t[4], __m256i u[8]) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    for (int j = 0; j < 4; j++) {
+    FL_UNROLL for (int j = 0; j < 4; j++) {
         u[j] = _mm256_and_si256(t[j], m4);                            // elements 4j..4j+3
         u[j + 4] = _mm256_and_si256(_mm256_srli_epi16(t[j], 4), m4);  // elements 16+4j..
     }
@@ -86,7 +86,7 @@ FL_INLINE void q4_1_ypack(const uint8_t *w, size_t ws, yt_wu *o) {
 }
 
 FL_INLINE void yt_signed(yt_ws *o, const __m256i q[8]) {
-    for (int l = 0; l < 8; l++) {
+    FL_UNROLL for (int l = 0; l < 8; l++) {
         o->q[l] = q[l];
         o->a[l] = _mm256_sign_epi8(q[l], q[l]);
     }
@@ -95,7 +95,7 @@ FL_INLINE void q4_0_ypack(const uint8_t *w, size_t ws, yt_ws *o) {
     __m256i t[4], q[8];
     yt_load16(w + offsetof(block_q4_0, qs), ws, t);
     yt_nibbles(t, q);
-    for (int l = 0; l < 8; l++) q[l] = _mm256_sub_epi8(q[l], _mm256_set1_epi8(8));
+    FL_UNROLL for (int l = 0; l < 8; l++) q[l] = _mm256_sub_epi8(q[l], _mm256_set1_epi8(8));
     yt_signed(o, q);
     o->d = yt_h2f(yt_dword8(w, ws), 0);
 }
@@ -104,7 +104,7 @@ FL_INLINE void q5_0_ypack(const uint8_t *w, size_t ws, yt_ws *o) {
     yt_load16(w + offsetof(block_q5_0, qs), ws, t);
     yt_nibbles(t, q);
     const __m256i qh = yt_dword8(w + offsetof(block_q5_0, qh), ws);
-    for (int l = 0; l < 8; l++) q[l] = _mm256_sub_epi8(_mm256_or_si256(q[l], yt_q5_bits(qh, l)), _mm256_set1_epi8(16));
+    FL_UNROLL for (int l = 0; l < 8; l++) q[l] = _mm256_sub_epi8(_mm256_or_si256(q[l], yt_q5_bits(qh, l)), _mm256_set1_epi8(16));
     yt_signed(o, q);
     o->d = yt_h2f(yt_dword8(w, ws), 0);
 }
@@ -129,10 +129,10 @@ FL_INLINE __m256i yt_bcast(const int8_t *p) { return _mm256_set1_epi32(y_ld32((c
 // One activation row against a packed 8-row group: y[0..7] (dx, sx: the row's block scales).
 FL_INLINE void q4_1_ytile(int64_t nb, const yt_wu *pw, const block_q8_1 *x, const float *dx, const float *sx, float *y) {
     __m256 acc[8], s = _mm256_setzero_ps();
-    for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
+    FL_UNROLL for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dd = _mm256_mul_ps(pw[b].d, _mm256_set1_ps(dx[b]));
-        for (int l = 0; l < 8; l++)
+        FL_UNROLL for (int l = 0; l < 8; l++)
             acc[l] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(dot_us8(pw[b].u[l], yt_bcast(x[b].qs + 4 * l))), acc[l]);
         s = _mm256_fmadd_ps(pw[b].mn, _mm256_set1_ps(sx[b]), s);
     }
@@ -141,10 +141,10 @@ FL_INLINE void q4_1_ytile(int64_t nb, const yt_wu *pw, const block_q8_1 *x, cons
 
 FL_INLINE void yt_s_tile(int64_t nb, const yt_ws *pw, const block_q8_0 *x, const float *dx, float *y) {
     __m256 acc[8];
-    for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
+    FL_UNROLL for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dd = _mm256_mul_ps(pw[b].d, _mm256_set1_ps(dx[b]));
-        for (int l = 0; l < 8; l++) {
+        FL_UNROLL for (int l = 0; l < 8; l++) {
             const __m256i xv = _mm256_sign_epi8(yt_bcast(x[b].qs + 4 * l), pw[b].q[l]);
             acc[l] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(dot_us8(pw[b].a[l], xv)), acc[l]);
         }
@@ -179,7 +179,7 @@ FL_INLINE void y_scales_q8_0(int64_t m, int64_t nb, const uint8_t *X, size_t xs,
 FL_INLINE void y_prefetch4(const uint8_t *p, size_t size, size_t ws, size_t ahead) {
     const uintptr_t first = ((uintptr_t)p + 63) & ~(uintptr_t)63;
     for (uintptr_t a = first; a < (uintptr_t)p + size; a += 64)
-        for (int q = 0; q < 4; q++) _mm_prefetch((const char *)(a + ahead + (size_t)q * ws), _MM_HINT_T0);
+        FL_UNROLL for (int q = 0; q < 4; q++) _mm_prefetch((const char *)(a + ahead + (size_t)q * ws), _MM_HINT_T0);
 }
 
 // The GEMV of the 32-element types: 4 weight rows per step, weights prefetched a few KB ahead
@@ -212,7 +212,7 @@ FL_INLINE void yv_gemv(const int kind, const size_t bsize, int64_t nb, const uin
     for (int64_t r = r0; r < r4; r += 4) {
         const uint8_t *w = W + (size_t)r * ws;
         __m256 acc[4], S = _mm256_setzero_ps();
-        for (int q = 0; q < 4; q++) acc[q] = _mm256_setzero_ps();
+        FL_UNROLL for (int q = 0; q < 4; q++) acc[q] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *wb = w + (size_t)b * bsize;
             y_prefetch4(wb, bsize, ws, ahead);
@@ -221,7 +221,7 @@ FL_INLINE void yv_gemv(const int kind, const size_t bsize, int64_t nb, const uin
             const __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32(y_ld32(wb), y_ld32(wb + ws), y_ld32(wb + 2 * ws), y_ld32(wb + 3 * ws)));
             const __m256 dd = _mm256_mul_ps(dm, _mm256_set1_ps(dx[b]));
             if (kind == YV_Q4_1) S = _mm256_fmadd_ps(dm, _mm256_set1_ps(sx[b]), S);
-            for (int q = 0; q < 4; q++) {
+            FL_UNROLL for (int q = 0; q < 4; q++) {
                 const uint8_t *wq = wb + (size_t)q * ws;
                 __m256i p;
                 if (kind == YV_Q4_1) {
@@ -241,7 +241,7 @@ FL_INLINE void yv_gemv(const int kind, const size_t bsize, int64_t nb, const uin
         }
         float s[8];
         _mm256_storeu_ps(s, S);
-        for (int q = 0; q < 4; q++) {
+        FL_UNROLL for (int q = 0; q < 4; q++) {
             fl_acc a = {acc[q], kind == YV_Q4_1 ? s[2 * q + 1] : 0.f};
             y[r + q] = acc_finish(a);
         }
@@ -293,13 +293,13 @@ FL_INLINE int yv_has_min_byte(int64_t nb, const block_q8_0 *x) {
             for (int64_t b = 0; b < nb; b++) {                                                           \
                 const uint8_t *wb = w + (size_t)b * sizeof(WB);                                          \
                 y_prefetch4(wb, sizeof(WB), ws, ahead);                                                  \
-                for (int q = 0; q < 4; q++) {                                                            \
+                FL_UNROLL for (int q = 0; q < 4; q++) {                                                            \
                     NAME##_w pw;                                                                         \
                     NAME##_prep(&pw, (const WB *)(wb + (size_t)q * ws));                                 \
                     NAME##_step(&acc[q], &pw, &xb[b]);                                                   \
                 }                                                                                        \
             }                                                                                            \
-            for (int q = 0; q < 4; q++) y[r + q] = acc_finish(acc[q]);                                   \
+            FL_UNROLL for (int q = 0; q < 4; q++) y[r + q] = acc_finish(acc[q]);                                   \
         }                                                                                                \
     }
 
@@ -319,13 +319,13 @@ FL_INLINE int yv_has_min_byte(int64_t nb, const block_q8_0 *x) {
             for (int64_t b = 0; b < nb; b++) {                                                           \
                 const uint8_t *wb = w + (size_t)b * sizeof(WB);                                          \
                 if (((uintptr_t)wb & 63) < sizeof(WB)) /* the next group's lines */                      \
-                    for (int q = 0; q < 8; q++) _mm_prefetch((const char *)(wb + (size_t)(8 + q) * ws), _MM_HINT_T0); \
+                    FL_UNROLL for (int q = 0; q < 8; q++) _mm_prefetch((const char *)(wb + (size_t)(8 + q) * ws), _MM_HINT_T0); \
                 NAME##_ypack(wb, ws, &pw[b]);                                                            \
             }                                                                                            \
             for (int64_t i = 0; i < m; i++) {                                                            \
                 float out[8];                                                                            \
                 NAME##_ytile(nb, pw, (const XB *)(X + (size_t)i * xs), dx + i * nb, sx + i * nb, out);   \
-                for (int q = 0; q < 8; q++) y[i * ldy + r + q] = out[q];                                 \
+                FL_UNROLL for (int q = 0; q < 8; q++) y[i * ldy + r + q] = out[q];                                 \
             }                                                                                            \
         }                                                                                                \
         return 1;                                                                                        \

@@ -48,8 +48,8 @@ FL_INLINE void q4_K_ypack(const uint8_t *w, size_t ws, yk4_w *o) {
     __m256i t[32];
     yk_transpose(w + offsetof(block_q4_K, qs), ws, 32, t);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    for (int j = 0; j < 4; j++)  // 32 bytes: low nibbles are sub-block 2j, high ones 2j + 1
-        for (int l = 0; l < 8; l++) {
+    FL_UNROLL for (int j = 0; j < 4; j++)  // 32 bytes: low nibbles are sub-block 2j, high ones 2j + 1
+        FL_UNROLL for (int l = 0; l < 8; l++) {
             o->u[2 * j][l] = _mm256_and_si256(t[8 * j + l], m4);
             o->u[2 * j + 1][l] = _mm256_and_si256(_mm256_srli_epi16(t[8 * j + l], 4), m4);
         }
@@ -62,7 +62,7 @@ FL_INLINE void q4_K_ypack(const uint8_t *w, size_t ws, yk4_w *o) {
     const __m256i sc_hi = _mm256_or_si256(_mm256_and_si256(s2, m0f), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(s0, 6), m03), 4));
     const __m256i mn_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(s2, 4), m0f),
                                           _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(s1, 6), m03), 4));
-    for (int j = 0; j < 4; j++) {
+    FL_UNROLL for (int j = 0; j < 4; j++) {
         o->sc[j] = yk_pair_u8(sc_lo, j);
         o->sc[j + 4] = yk_pair_u8(sc_hi, j);
         o->mn[j] = yk_pair_u8(mn_lo, j);
@@ -76,11 +76,11 @@ FL_INLINE void q4_K_ypack(const uint8_t *w, size_t ws, yk4_w *o) {
 // Sub-blocks j0..j1-1 of up to two activation rows: S[i] += scaled sums, M[i] += min terms.
 FL_INLINE void yk4_sums(const int ni, const yk4_w *w, const block_q8_K *const x[2], int j0, int j1, __m256i S[2], __m256i M[2]) {
     for (int j = j0; j < j1; j++) {
-        for (int l = 0; l < 8; l++) {
+        FL_UNROLL for (int l = 0; l < 8; l++) {
             const __m256i u = w->u[j][l];
-            for (int i = 0; i < ni; i++) S[i] = _mm256_add_epi32(S[i], yk_dot(u, x[i]->qs + 32 * j + 4 * l, w->sc[j]));
+            FL_UNROLL for (int i = 0; i < ni; i++) S[i] = _mm256_add_epi32(S[i], yk_dot(u, x[i]->qs + 32 * j + 4 * l, w->sc[j]));
         }
-        for (int i = 0; i < ni; i++) {
+        FL_UNROLL for (int i = 0; i < ni; i++) {
             int32_t b;
             memcpy(&b, x[i]->bsums + 2 * j, 4);
             M[i] = _mm256_add_epi32(M[i], _mm256_madd_epi16(w->mn[j], _mm256_set1_epi32(b)));
@@ -92,26 +92,26 @@ FL_INLINE void yk4_sums(const int ni, const yk4_w *w, const block_q8_K *const x[
 FL_INLINE void q4_K_yktile(const int ni, const int gemm4, int64_t nb, const yk4_w *pw, const uint8_t *x, size_t xs,
                            float *y, int64_t ldy) {
     __m256 A0[2], A1[2];
-    for (int i = 0; i < ni; i++) A0[i] = A1[i] = _mm256_setzero_ps();
+    FL_UNROLL for (int i = 0; i < ni; i++) A0[i] = A1[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const block_q8_K *xb[2] = {(const block_q8_K *)x + b, (const block_q8_K *)(x + xs) + b};
         __m256 sd[2], sm[2];
-        for (int i = 0; i < ni; i++) {
+        FL_UNROLL for (int i = 0; i < ni; i++) {
             sd[i] = _mm256_mul_ps(pw[b].d, _mm256_set1_ps(xb[i]->d));
             sm[i] = _mm256_mul_ps(pw[b].dmin, _mm256_set1_ps(xb[i]->d));
         }
         for (int p = 0; p < (gemm4 ? 4 : 1); p++) {
             __m256i S[2], M[2];
-            for (int i = 0; i < ni; i++) S[i] = M[i] = _mm256_setzero_si256();
+            FL_UNROLL for (int i = 0; i < ni; i++) S[i] = M[i] = _mm256_setzero_si256();
             yk4_sums(ni, &pw[b], xb, gemm4 ? 2 * p : 0, gemm4 ? 2 * p + 2 : 8, S, M);
-            for (int i = 0; i < ni; i++) {
+            FL_UNROLL for (int i = 0; i < ni; i++) {
                 A0[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), sd[i], A0[i]);
                 A1[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_setzero_si256(), M[i])), sm[i], A1[i]);
             }
         }
     }
     const __m256 z = _mm256_setzero_ps();
-    for (int i = 0; i < ni; i++)
+    FL_UNROLL for (int i = 0; i < ni; i++)
         _mm256_storeu_ps(y + i * ldy, _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(A0[i], z), _mm256_add_ps(A1[i], z)), z));
 }
 
@@ -126,8 +126,8 @@ FL_INLINE void q6_K_ypack(const uint8_t *w, size_t ws, yk6_w *o) {
     yk_transpose(w + offsetof(block_q6_K, scales), ws, 4, sc);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
     // q6_K_prep's unpacking, dword by dword: chunk 4h + k holds elements 128h + 32k ..
-    for (int h = 0; h < 2; h++)
-        for (int l = 0; l < 8; l++) {
+    FL_UNROLL for (int h = 0; h < 2; h++)
+        FL_UNROLL for (int l = 0; l < 8; l++) {
             const __m256i l0 = ql[16 * h + l], l1 = ql[16 * h + 8 + l], hb = qh[8 * h + l];
             o->u[4 * h + 0][l] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
             o->u[4 * h + 1][l] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
@@ -136,18 +136,18 @@ FL_INLINE void q6_K_ypack(const uint8_t *w, size_t ws, yk6_w *o) {
             o->u[4 * h + 3][l] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                  _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
         }
-    for (int s = 0; s < 16; s++) {
+    FL_UNROLL for (int s = 0; s < 16; s++) {
         const __m256i v = _mm256_srai_epi32(_mm256_slli_epi32(sc[s / 4], 24 - 8 * (s % 4)), 24);
         o->sc[s] = _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(v, 16));
     }
-    for (int l = 0; l < 8; l++) o->sp[l] = yk_pair_s8(sc[l / 2], 2 * (l % 2));
+    FL_UNROLL for (int l = 0; l < 8; l++) o->sp[l] = yk_pair_s8(sc[l / 2], 2 * (l % 2));
     o->d = yt_h2f(yt_dword8(w + offsetof(block_q6_K, d) - 2, ws), 1);  // the dword ending with d
 }
 
 // Lane l's integer sum of one block (q6_K_sumi's lane l) for row x.
 FL_INLINE __m256i yk6_lane(const yk6_w *w, const block_q8_K *x, int l) {
     __m256i s = _mm256_setzero_si256();
-    for (int c = 0; c < 8; c++) s = _mm256_add_epi32(s, yk_dot(w->u[c][l], x->qs + 32 * c + 4 * l, w->sc[2 * c + l / 4]));
+    FL_UNROLL for (int c = 0; c < 8; c++) s = _mm256_add_epi32(s, yk_dot(w->u[c][l], x->qs + 32 * c + 4 * l, w->sc[2 * c + l / 4]));
     int32_t b;
     memcpy(&b, x->bsums + 2 * l, 4);
     return _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(w->sp[l], _mm256_set1_epi32(b)), 5));
@@ -157,25 +157,25 @@ FL_INLINE void q6_K_yktile(const int ni, const int tiled, int64_t nb, const yk6_
                            float *y, int64_t ldy) {
     if (!tiled) {  // one row: 8 lane accumulators
         __m256 acc[8];
-        for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
+        FL_UNROLL for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             const block_q8_K *xb = (const block_q8_K *)x + b;
             const __m256 dd = _mm256_mul_ps(pw[b].d, _mm256_set1_ps(xb->d));
-            for (int l = 0; l < 8; l++) acc[l] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(yk6_lane(&pw[b], xb, l)), acc[l]);
+            FL_UNROLL for (int l = 0; l < 8; l++) acc[l] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(yk6_lane(&pw[b], xb, l)), acc[l]);
         }
         _mm256_storeu_ps(y, yt_finish(acc, _mm256_setzero_ps()));
         return;
     }
     __m256 A[2];
-    for (int i = 0; i < ni; i++) A[i] = _mm256_setzero_ps();
+    FL_UNROLL for (int i = 0; i < ni; i++) A[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++)
-        for (int i = 0; i < ni; i++) {
+        FL_UNROLL for (int i = 0; i < ni; i++) {
             const block_q8_K *xb = (const block_q8_K *)(x + (size_t)i * xs) + b;
             __m256i S = _mm256_setzero_si256();
-            for (int l = 0; l < 8; l++) S = _mm256_add_epi32(S, yk6_lane(&pw[b], xb, l));
+            FL_UNROLL for (int l = 0; l < 8; l++) S = _mm256_add_epi32(S, yk6_lane(&pw[b], xb, l));
             A[i] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(S), pw[b].d), _mm256_set1_ps(xb->d), A[i]);
         }
-    for (int i = 0; i < ni; i++) _mm256_storeu_ps(y + i * ldy, _mm256_add_ps(A[i], _mm256_setzero_ps()));
+    FL_UNROLL for (int i = 0; i < ni; i++) _mm256_storeu_ps(y + i * ldy, _mm256_add_ps(A[i], _mm256_setzero_ps()));
 }
 
 // ---- entry points: NAME##_ykgemm, the table's gemm for each form (FORM: 0 row, 1 the
@@ -191,7 +191,7 @@ FL_INLINE void q6_K_yktile(const int ni, const int tiled, int64_t nb, const yk6_
             const uint8_t *w = W + (size_t)r * ws;                                                       \
             for (int64_t b = 0; b < nb; b++) {                                                           \
                 const uint8_t *wb = w + (size_t)b * sizeof(WB);                                          \
-                for (int q = 0; q < 8; q++) /* the next group's block */                                 \
+                FL_UNROLL for (int q = 0; q < 8; q++) /* the next group's block */                                 \
                     for (size_t o = 0; o < sizeof(WB); o += 64) _mm_prefetch((const char *)(wb + (size_t)(8 + q) * ws + o), _MM_HINT_T0); \
                 BASE##_ypack(wb, ws, &pw[b]);                                                            \
             }                                                                                            \

@@ -30,9 +30,9 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
     FL_INLINE void NAME##_zprep(int64_t nb, const uint8_t *w, size_t ws, z_wblk *pw) {                   \
         const size_t ahead = fl_pf_ahead(ws);                                                             \
         for (int64_t b = 0; b < nb; b++) {                                                                \
-            for (int q_ = 0; q_ < 4; q_++)                                                                \
+            FL_UNROLL for (int q_ = 0; q_ < 4; q_++)                                                                \
                 _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)q_ * ws) + b), _MM_HINT_T0);     \
-            for (int p = 0; p < 2; p++) {                                                                 \
+            FL_UNROLL for (int p = 0; p < 2; p++) {                                                                 \
                 NAME##_w w0, w1;                                                                          \
                 NAME##_prep(&w0, (const WB *)(w + (size_t)(2 * p) * ws) + b);                             \
                 NAME##_prep(&w1, (const WB *)(w + (size_t)(2 * p + 1) * ws) + b);                         \
@@ -51,20 +51,20 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
     FL_INLINE void NAME##_ztileb(const int nm, int64_t nb, const z_wblk *pw, const uint8_t *x,           \
                                  size_t xs, const float *dx, const float *sx, float *y, int64_t ldy) {     \
         __m512 acc[2][ZNM], accs[2];                                                                      \
-        for (int p = 0; p < 2; p++) {                                                                     \
+        FL_UNROLL for (int p = 0; p < 2; p++) {                                                                     \
             accs[p] = _mm512_setzero_ps();                                                                \
-            for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
+            FL_UNROLL for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
         }                                                                                                 \
         for (int64_t b = 0; b < nb; b++) {                                                                \
             if (HAS_MIN) {                                                                                \
                 const __m512 sxb = _mm512_broadcast_f32x8(_mm256_loadu_ps(sx + b * ZNM));                 \
-                for (int p = 0; p < 2; p++) accs[p] = _mm512_fmadd_ps(pw[b].mw[p], sxb, accs[p]);        \
+                FL_UNROLL for (int p = 0; p < 2; p++) accs[p] = _mm512_fmadd_ps(pw[b].mw[p], sxb, accs[p]);        \
             }                                                                                             \
-            for (int i = 0; i < nm; i++) {                                                                \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 const XB *xb = (const XB *)(x + (size_t)i * xs) + b;                                      \
                 const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb->qs));  \
                 const __m512 dxi = _mm512_set1_ps(dx[b * ZNM + i]);                                       \
-                for (int p = 0; p < 2; p++) {                                                             \
+                FL_UNROLL for (int p = 0; p < 2; p++) {                                                             \
                     __m512i pz;                                                                           \
                     if (HAS_MIN) pz = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw[b].q[p], xv);       \
                     else pz = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw[b].q[p],                    \
@@ -73,10 +73,10 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
-        for (int p = 0; p < 2; p++) {                                                                     \
+        FL_UNROLL for (int p = 0; p < 2; p++) {                                                                     \
             float s[16];                                                                                  \
             _mm512_storeu_ps(s, accs[p]);                                                                 \
-            for (int i = 0; i < nm; i++) {                                                                \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 y[i * ldy + 2 * p] = z_finish(_mm512_castps512_ps256(acc[p][i]), HAS_MIN ? s[i] : 0.f);   \
                 y[i * ldy + 2 * p + 1] = z_finish(_mm512_extractf32x8_ps(acc[p][i], 1), HAS_MIN ? s[8 + i] : 0.f); \
             }                                                                                             \
@@ -93,7 +93,7 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
             float *dx = sc + 2 * ZNM * nb * t, *sx = dx + ZNM * nb;                                       \
             const int64_t i0 = t * ZNM;                                                                   \
             for (int64_t b = 0; b < nb; b++)                                                              \
-                for (int i = 0; i < ZNM; i++) {                                                           \
+                FL_UNROLL for (int i = 0; i < ZNM; i++) {                                                           \
                     const int ok = i0 + i < m;                                                            \
                     const XB *xb = (const XB *)(X + (size_t)(ok ? i0 + i : 0) * xs) + b;                  \
                     dx[b * ZNM + i] = ok ? h2f(xb->d) : 0.f;                                              \
@@ -130,18 +130,18 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
     FL_INLINE void NAME##_ztile(const int nm, int64_t nb, const uint8_t *w, size_t ws, const uint8_t *x,  \
                                 size_t xs, const float *dx, const float *sx, float *y, int64_t ldy) {      \
         __m512 acc[2][ZNM], accs[2];                                                                      \
-        for (int p = 0; p < 2; p++) {                                                                     \
+        FL_UNROLL for (int p = 0; p < 2; p++) {                                                                     \
             accs[p] = _mm512_setzero_ps();                                                                \
-            for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
+            FL_UNROLL for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
         }                                                                                                 \
         const size_t ahead = fl_pf_ahead(ws); /* m <= ZNM: weights stream once, as in a GEMV */           \
         for (int64_t b = 0; b < nb; b++) {                                                                \
             __m512i q[2], qs[2];                                                                          \
             __mmask64 neg[2];                                                                             \
             __m512 dw[2];                                                                                 \
-            for (int q_ = 0; q_ < 4; q_++)                                                                \
+            FL_UNROLL for (int q_ = 0; q_ < 4; q_++)                                                                \
                 _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)q_ * ws) + b), _MM_HINT_T0);     \
-            for (int p = 0; p < 2; p++) {                                                                 \
+            FL_UNROLL for (int p = 0; p < 2; p++) {                                                                 \
                 NAME##_w w0, w1;                                                                          \
                 NAME##_prep(&w0, (const WB *)(w + (size_t)(2 * p) * ws) + b);                             \
                 NAME##_prep(&w1, (const WB *)(w + (size_t)(2 * p + 1) * ws) + b);                         \
@@ -156,11 +156,11 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                     neg[p] = _mm512_movepi8_mask(qs[p]);                                                  \
                 }                                                                                         \
             }                                                                                             \
-            for (int i = 0; i < nm; i++) {                                                                \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 const XB *xb = (const XB *)(x + (size_t)i * xs) + b;                                      \
                 const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb->qs));  \
                 const __m512 dxi = _mm512_set1_ps(dx[b * ZNM + i]);                                       \
-                for (int p = 0; p < 2; p++) {                                                             \
+                FL_UNROLL for (int p = 0; p < 2; p++) {                                                             \
                     __m512i pz;                                                                           \
                     if (HAS_MIN) pz = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[p], xv);             \
                     else pz = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[p],                          \
@@ -169,10 +169,10 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
-        for (int p = 0; p < 2; p++) {                                                                     \
+        FL_UNROLL for (int p = 0; p < 2; p++) {                                                                     \
             float s[16];                                                                                  \
             _mm512_storeu_ps(s, accs[p]);                                                                 \
-            for (int i = 0; i < nm; i++) {                                                                \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 y[i * ldy + 2 * p] = z_finish(_mm512_castps512_ps256(acc[p][i]), HAS_MIN ? s[i] : 0.f);   \
                 y[i * ldy + 2 * p + 1] = z_finish(_mm512_extractf32x8_ps(acc[p][i], 1), HAS_MIN ? s[8 + i] : 0.f); \
             }                                                                                             \
@@ -193,7 +193,7 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                 const int nm = (int)(m - i0 < ZNM ? m - i0 : ZNM);                                        \
                 const uint8_t *xt = X + (size_t)i0 * xs;                                                  \
                 for (int64_t b = 0; b < nb; b++)                                                          \
-                    for (int i = 0; i < ZNM; i++) {                                                       \
+                    FL_UNROLL for (int i = 0; i < ZNM; i++) {                                                       \
                         const XB *xb = (const XB *)(xt + (size_t)i * xs) + b;                             \
                         dx[b * ZNM + i] = i < nm ? h2f(xb->d) : 0.f;                                      \
                         if (HAS_MIN) sx[b * ZNM + i] = i < nm ? FL_ZXS(xb) : 0.f;                         \
@@ -312,22 +312,22 @@ FL_INLINE int z_q8_0_has_min_byte(int64_t nb, const uint8_t *X, size_t xs, int64
     FL_INLINE void NAME##_ztileu(const int nm, int64_t nb, const z_ublk *pw, const uint8_t *x, size_t xs,  \
                                  const float *dx, const __m256i *nc, float *y, int64_t ldy) {             \
         __m512 acc[2][ZNM];                                                                               \
-        for (int p = 0; p < 2; p++)                                                                       \
-            for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
+        FL_UNROLL for (int p = 0; p < 2; p++)                                                                       \
+            FL_UNROLL for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
         for (int64_t b = 0; b < nb; b++) {                                                                \
-            for (int i = 0; i < nm; i++) {                                                                \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 const block_q8_0 *xb = (const block_q8_0 *)(x + (size_t)i * xs) + b;                      \
                 const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb->qs));  \
                 const __m512i c = _mm512_broadcast_i64x4(_mm256_load_si256(nc + b * ZNM + i));           \
                 const __m512 dxi = _mm512_set1_ps(dx[b * ZNM + i]);                                       \
-                for (int p = 0; p < 2; p++) {                                                             \
+                FL_UNROLL for (int p = 0; p < 2; p++) {                                                             \
                     const __m512i pz = _mm512_dpbusd_epi32(c, pw[b].u[p], xv);                            \
                     acc[p][i] = _mm512_fmadd_ps(_mm512_mul_ps(pw[b].dw[p], dxi), _mm512_cvtepi32_ps(pz), acc[p][i]); \
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
-        for (int p = 0; p < 2; p++)                                                                       \
-            for (int i = 0; i < nm; i++) {                                                                \
+        FL_UNROLL for (int p = 0; p < 2; p++)                                                                       \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 y[i * ldy + 2 * p] = z_finish(_mm512_castps512_ps256(acc[p][i]), 0.f);                    \
                 y[i * ldy + 2 * p + 1] = z_finish(_mm512_extractf32x8_ps(acc[p][i], 1), 0.f);             \
             }                                                                                             \
@@ -343,7 +343,7 @@ FL_INLINE int z_q8_0_has_min_byte(int64_t nb, const uint8_t *X, size_t xs, int64
         if (!sc || !nc || !pw) return 0;                                                                  \
         for (int64_t t = 0; t < nt; t++)                                                                  \
             for (int64_t b = 0; b < nb; b++)                                                              \
-                for (int i = 0; i < ZNM; i++) {                                                           \
+                FL_UNROLL for (int i = 0; i < ZNM; i++) {                                                           \
                     const int64_t ii = t * ZNM + i;                                                       \
                     const int ok = ii < m;                                                                \
                     const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)(ok ? ii : 0) * xs) + b;      \
@@ -356,7 +356,7 @@ FL_INLINE int z_q8_0_has_min_byte(int64_t nb, const uint8_t *X, size_t xs, int64
         for (int64_t r = r0; r < r4; r += 4) {                                                            \
             const uint8_t *w = W + (size_t)r * ws;                                                        \
             for (int64_t b = 0; b < nb; b++)                                                              \
-                for (int p = 0; p < 2; p++) {                                                             \
+                FL_UNROLL for (int p = 0; p < 2; p++) {                                                             \
                     _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)(2 * p) * ws) + b), _MM_HINT_T0); \
                     _mm_prefetch((const char *)((const WB *)(w + ahead + (size_t)(2 * p + 1) * ws) + b), _MM_HINT_T0); \
                     const WB *a = (const WB *)(w + (size_t)(2 * p) * ws) + b;                             \

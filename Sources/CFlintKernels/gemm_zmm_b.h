@@ -47,7 +47,7 @@ FL_INLINE void zb_tr4(const __m512i a[4], __m512i t[4]) {
 // rows in natural order.
 FL_INLINE void zb_load16(const uint8_t *p, size_t ws, __m512i t[4]) {
     __m512i a[4];
-    for (int q = 0; q < 4; q++) {
+    FL_UNROLL for (int q = 0; q < 4; q++) {
         __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + (size_t)q * ws)));
         v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + q) * ws)), 1);
         v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + (size_t)(8 + q) * ws)), 2);
@@ -59,7 +59,7 @@ FL_INLINE void zb_load16(const uint8_t *p, size_t ws, __m512i t[4]) {
 
 FL_INLINE void zb_nibbles(const __m512i t[4], zb_w *o) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    for (int j = 0; j < 4; j++) {
+    FL_UNROLL for (int j = 0; j < 4; j++) {
         o->u[j] = _mm512_and_si512(t[j], m4);                             // elements 4j..4j+3
         o->u[j + 4] = _mm512_and_si512(_mm512_srli_epi16(t[j], 4), m4);   // elements 16+4j..
     }
@@ -95,7 +95,7 @@ FL_INLINE void q5_0_bpack(const uint8_t *w, size_t ws, __m512i vidx, zb_w *o) {
                                              0x10000000, 0x10000010, 0x10001000, 0x10001010,
                                              0x10100000, 0x10100010, 0x10101000, 0x10101010);
     const __m512i qh = _mm512_i32gather_epi32(vidx, w + offsetof(block_q5_0, qh), 1);
-    for (int j = 0; j < 8; j++)
+    FL_UNROLL for (int j = 0; j < 8; j++)
         o->u[j] = _mm512_or_si512(o->u[j], _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 4 * j), spread));
     o->d = zb_h2f_lo(_mm512_i32gather_epi32(vidx, w, 1));
     o->mn = _mm512_setzero_ps();
@@ -104,9 +104,9 @@ FL_INLINE void q8_0_bpack(const uint8_t *w, size_t ws, __m512i vidx, zb_w *o) {
     __m512i t[4];
     const __m512i sgn = _mm512_set1_epi8((char)0x80);
     zb_load16(w + offsetof(block_q8_0, qs), ws, t);
-    for (int j = 0; j < 4; j++) o->u[j] = _mm512_xor_si512(t[j], sgn);
+    FL_UNROLL for (int j = 0; j < 4; j++) o->u[j] = _mm512_xor_si512(t[j], sgn);
     zb_load16(w + offsetof(block_q8_0, qs) + 16, ws, t);
-    for (int j = 0; j < 4; j++) o->u[4 + j] = _mm512_xor_si512(t[j], sgn);
+    FL_UNROLL for (int j = 0; j < 4; j++) o->u[4 + j] = _mm512_xor_si512(t[j], sgn);
     o->d = zb_h2f_lo(_mm512_i32gather_epi32(vidx, w, 1));
     o->mn = _mm512_setzero_ps();
 }
@@ -170,14 +170,14 @@ FL_INLINE void zb_store(float *y, int nr, __m512 v) {
                                 const uint8_t *x, size_t xs, const float *dx, const zb_ex *ex, float *y, \
                                 int64_t ldy, int nr) {                                                    \
         __m512 acc[8], accm[8];                                                                           \
-        for (int i = 0; i < nm; i++) acc[i] = accm[i] = _mm512_setzero_ps();                              \
+        FL_UNROLL for (int i = 0; i < nm; i++) acc[i] = accm[i] = _mm512_setzero_ps();                              \
         for (int64_t b = 0; b < nb; b++) {                                                                \
             zb_w pw;                                                                                      \
             if (nm == 1) /* decode: the next group's block, 16 row streams */                            \
-                for (int q = 0; q < 16; q++)                                                              \
+                FL_UNROLL for (int q = 0; q < 16; q++)                                                              \
                     _mm_prefetch((const char *)(w + (size_t)b * sizeof(WB) + (size_t)(16 + q) * ws), _MM_HINT_T0); \
             NAME##_bpack(w + (size_t)b * sizeof(WB), ws, vidx, &pw);                                      \
-            for (int i = 0; i < nm; i++) {                                                                \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 const int8_t *q = ((const XB *)(x + (size_t)i * xs) + b)->qs;                             \
                 /* two independent chains: exact integer sums, so the split is free */                  \
                 __m512i p0 = (OFF) ? _mm512_set1_epi32(ex[i * nb + b].i) : _mm512_setzero_si512();        \
@@ -190,7 +190,7 @@ FL_INLINE void zb_store(float *y, int nr, __m512 v) {
                 if (HAS_MIN) accm[i] = _mm512_fmadd_ps(pw.mn, _mm512_set1_ps(ex[i * nb + b].f), accm[i]); \
             }                                                                                             \
         }                                                                                                 \
-        for (int i = 0; i < nm; i++) zb_store(y + i * ldy, nr, HAS_MIN ? _mm512_add_ps(acc[i], accm[i]) : acc[i]); \
+        FL_UNROLL for (int i = 0; i < nm; i++) zb_store(y + i * ldy, nr, HAS_MIN ? _mm512_add_ps(acc[i], accm[i]) : acc[i]); \
     }                                                                                                     \
     FL_INLINE void NAME##_btiles(int64_t nb, const uint8_t *w, size_t ws, __m512i vidx, const uint8_t *x, \
                                  size_t xs, int64_t m, const float *dx, const zb_ex *ex, float *y,          \
@@ -218,7 +218,7 @@ FL_INLINE void zb_store(float *y, int nr, __m512 v) {
             zb_w pw;                                                                                      \
             NAME##_bpack(w + (size_t)b * sizeof(WB), ws, vidx, &pw);                                      \
             uint8_t *o = pk + (size_t)b * 640;                                                            \
-            for (int j = 0; j < 8; j++)                                                                   \
+            FL_UNROLL for (int j = 0; j < 8; j++)                                                                   \
                 _mm512_store_si512((void *)(o + 64 * j), (OFF) ? _mm512_sub_epi8(pw.u[j], _mm512_set1_epi8((char)(OFF))) : pw.u[j]); \
             _mm512_store_ps((float *)(o + 512), pw.d);                                                    \
             _mm512_store_ps((float *)(o + 576), pw.mn);                                                   \
@@ -241,7 +241,7 @@ FL_INLINE void zb_store(float *y, int nr, __m512 v) {
             const uint8_t *w = W + (size_t)r * ws;                                                        \
             size_t gs = ws;                                                                               \
             if (nr < 16) { /* copy the last rows, zero rows after them: every lane reads valid memory */ \
-                for (int q = 0; q < 16; q++)                                                              \
+                FL_UNROLL for (int q = 0; q < 16; q++)                                                              \
                     if (q < nr) memcpy(tail + (size_t)q * rowb, w + (size_t)q * ws, rowb);                \
                     else memset(tail + (size_t)q * rowb, 0, rowb);                                        \
                 w = tail;                                                                                 \
@@ -288,7 +288,7 @@ FL_INLINE void fl_amx_config(int mt) {
     alignas(64) fl_tilecfg c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
-    for (int t = 0; t < 2; t++) {
+    FL_UNROLL for (int t = 0; t < 2; t++) {
         c.rows[t] = (uint8_t)mt;
         c.colsb[t] = 64;
         c.rows[2 + t] = (uint8_t)mt;
@@ -309,7 +309,7 @@ FL_INLINE void fl_amx_config(int mt) {
                                   int64_t nb) {                                                           \
         zb_w pw;                                                                                          \
         pw.d = _mm512_load_ps((const float *)(o + 512));                                                  \
-        for (int i = 0; i < 16; i++)                                                                      \
+        FL_UNROLL for (int i = 0; i < 16; i++)                                                                      \
             acc[i] = zb_update(acc[i], _mm512_load_si512((const void *)(c + 16 * i)), &pw, dx[i * nb]);   \
     }                                                                                                     \
     static void NAME##_amx_group(int64_t nb, const uint8_t *pk, const uint8_t *x, size_t xs, int64_t m,  \
@@ -325,7 +325,7 @@ FL_INLINE void fl_amx_config(int mt) {
             const float *dt = dx + i0 * nb;                                                               \
             const zb_ex *et = ex + i0 * nb;                                                               \
             __m512 acc[16];                                                                               \
-            for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();                                    \
+            FL_UNROLL for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();                                    \
             int64_t b = 0;                                                                                \
             for (; b + 2 <= nb; b += 2) {                                                                 \
                 _tile_loadd(2, xa + (size_t)b * sizeof(XB), (long)xs);                                    \
@@ -351,13 +351,13 @@ FL_INLINE void fl_amx_config(int mt) {
             }                                                                                             \
             if (HAS_MIN) { /* the min sums, in the same registers after the main sums are set aside */   \
                 alignas(64) float main[16][16];                                                           \
-                for (int i = 0; i < 16; i++) { _mm512_store_ps(main[i], acc[i]); acc[i] = _mm512_setzero_ps(); } \
+                FL_UNROLL for (int i = 0; i < 16; i++) { _mm512_store_ps(main[i], acc[i]); acc[i] = _mm512_setzero_ps(); } \
                 for (int64_t bb = 0; bb < nb; bb++) {                                                     \
                     const __m512 mn = _mm512_load_ps((const float *)(pk + (size_t)bb * 640 + 576));       \
-                    for (int i = 0; i < 16; i++)                                                          \
+                    FL_UNROLL for (int i = 0; i < 16; i++)                                                          \
                         acc[i] = _mm512_fmadd_ps(mn, _mm512_set1_ps(et[i * nb + bb].f), acc[i]);          \
                 }                                                                                         \
-                for (int i = 0; i < 16; i++) acc[i] = _mm512_add_ps(_mm512_load_ps(main[i]), acc[i]);    \
+                FL_UNROLL for (int i = 0; i < 16; i++) acc[i] = _mm512_add_ps(_mm512_load_ps(main[i]), acc[i]);    \
             }                                                                                             \
             for (int i = 0; i < mt; i++) zb_store(y + (i0 + i) * ldy, nr, acc[i]);                        \
         }                                                                                                 \

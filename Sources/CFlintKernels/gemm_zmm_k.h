@@ -27,9 +27,9 @@ FL_INLINE __m512i zk_dpwssd(__m512i acc, __m512i a, __m512i b) {
 // each row's bytes, scaled per 32 elements by vpdpwssd (exact int32 arithmetic).
 FL_INLINE void zk_block_sums(const int nm, const __m512i *q, const __m512i *sc, const block_q8_K *const *x,
                              __m512i *sumi) {
-    for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
-    for (int j = 0; j < 8; j++)
-        for (int i = 0; i < nm; i++) {
+    FL_UNROLL for (int i = 0; i < nm; i++) sumi[i] = _mm512_setzero_si512();
+    FL_UNROLL for (int j = 0; j < 8; j++)
+        FL_UNROLL for (int i = 0; i < nm; i++) {
             const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
             sumi[i] = zk_dpwssd(sumi[i], _mm512_maddubs_epi16(q[j], y), sc[j]);
         }
@@ -54,7 +54,7 @@ static const int16_t zk4_min_idx[32] = {16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 
 
 FL_INLINE void zk4_prep(zk4_w *w, const block_q4_K *a, const block_q4_K *c) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    for (int j = 0; j < 4; j++) {
+    FL_UNROLL for (int j = 0; j < 4; j++) {
         const __m512i q = z_pair(_mm256_loadu_si256((const __m256i *)(a->qs + 32 * j)),
                                  _mm256_loadu_si256((const __m256i *)(c->qs + 32 * j)));
         w->q[2 * j] = _mm512_and_si512(q, m4);
@@ -66,7 +66,7 @@ FL_INLINE void zk4_prep(zk4_w *w, const block_q4_K *a, const block_q4_K *c) {
     zk4_scales(c->scales, t + 2, t + 6);
     const __m512i all = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)t));
     const __m512i hi8 = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_setzero_si512(), _mm512_set1_epi16(8));
-    for (int j = 0; j < 8; j++)
+    FL_UNROLL for (int j = 0; j < 8; j++)
         w->sc[j] = _mm512_permutexvar_epi16(_mm512_add_epi16(hi8, _mm512_set1_epi16((short)j)), all);
     w->mins = _mm512_permutexvar_epi16(_mm512_loadu_si512((const void *)zk4_min_idx), all);
     // d, dmin of both rows in one conversion (same values as h2f)
@@ -83,7 +83,7 @@ FL_INLINE void zk4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x,
     zk_block_sums(nm, w->q, w->sc, x, sumi);
     // q4_K_step's arithmetic (simd_impl.h) on both rows of the pair: lanes 0 and 8 accumulate
     // the sums, lanes 1 and 9 the negated min sums; the other lanes stay 0.
-    for (int i = 0; i < nm; i++) {
+    FL_UNROLL for (int i = 0; i < nm; i++) {
         const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->mins);
         __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi32(sumi[i], pm), _mm512_unpackhi_epi32(sumi[i], pm));
         t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4E));
@@ -100,9 +100,9 @@ FL_INLINE void zk4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x,
 // pair p are moved to lanes 0, 1, 8, 9 and fused into the accumulators as q4_K_gemm4_step does.
 FL_INLINE void zk4_gemm4_dot(const int nm, const zk4_w *w, const block_q8_K *const *x, __m512 *acc) {
     const __m512i to_c = _mm512_setr_epi32(0, 1, 2, 3, 16, 18, 20, 22, 8, 9, 10, 11, 24, 26, 28, 30);
-    for (int i = 0; i < nm; i++) {
+    FL_UNROLL for (int i = 0; i < nm; i++) {
         __m512i s[4];
-        for (int p = 0; p < 4; p++) {
+        FL_UNROLL for (int p = 0; p < 4; p++) {
             s[p] = _mm512_setzero_si512();
             for (int j = 2 * p; j < 2 * p + 2; j++) {
                 const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i]->qs + 32 * j)));
@@ -121,7 +121,7 @@ FL_INLINE void zk4_gemm4_dot(const int nm, const zk4_w *w, const block_q8_K *con
         c = _mm512_mask_sub_epi32(c, 0xF0F0, _mm512_setzero_si512(), c);
         const __m512 f = _mm512_cvtepi32_ps(c);
         const __m512 scale = _mm512_mul_ps(w->dd, _mm512_set1_ps(x[i]->d));
-        for (int p = 0; p < 4; p++) {
+        FL_UNROLL for (int p = 0; p < 4; p++) {
             const __m512i idx = _mm512_setr_epi32(p, 4 + p, 0, 0, 0, 0, 0, 0, 8 + p, 12 + p, 0, 0, 0, 0, 0, 0);
             acc[i] = _mm512_fmadd_ps(_mm512_maskz_permutexvar_ps(0x0303, idx, f), scale, acc[i]);
         }
@@ -133,7 +133,7 @@ typedef struct { __m512i q[8], sc[8], scales; __m512 d, d0; } zk6_w;  // d0: d, 
 
 FL_INLINE void zk6_prep(zk6_w *w, const block_q6_K *a, const block_q6_K *c) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
+    FL_UNROLL for (int h = 0; h < 2; h++) {
         const __m512i l0 = z_pair(_mm256_loadu_si256((const __m256i *)(a->ql + 64 * h)),
                                   _mm256_loadu_si256((const __m256i *)(c->ql + 64 * h)));
         const __m512i l1 = z_pair(_mm256_loadu_si256((const __m256i *)(a->ql + 64 * h + 32)),
@@ -157,7 +157,7 @@ FL_INLINE void zk6_prep(zk6_w *w, const block_q6_K *a, const block_q6_K *c) {
     static const int16_t base[32] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                      16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17};
     const __m512i bi = _mm512_loadu_si512((const void *)base);
-    for (int cc = 0; cc < 8; cc++)
+    FL_UNROLL for (int cc = 0; cc < 8; cc++)
         w->sc[cc] = _mm512_permutexvar_epi16(_mm512_add_epi16(bi, _mm512_set1_epi16((short)(2 * cc))), all);
     w->d = z_pairf(h2f(a->d), h2f(c->d));
     w->d0 = _mm512_maskz_mov_ps(0x0101, w->d);
@@ -166,7 +166,7 @@ FL_INLINE void zk6_prep(zk6_w *w, const block_q6_K *a, const block_q6_K *c) {
 FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x, __m512 *acc) {
     __m512i sumi[ZK_NM];
     zk_block_sums(nm, w->q, w->sc, x, sumi);
-    for (int i = 0; i < nm; i++) {
+    FL_UNROLL for (int i = 0; i < nm; i++) {
         const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->scales);
         const __m512i s = _mm512_sub_epi32(sumi[i], _mm512_slli_epi32(pm, 5));
         acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(w->d, _mm512_set1_ps(x[i]->d)), _mm512_cvtepi32_ps(s), acc[i]);
@@ -177,7 +177,7 @@ FL_INLINE void zk6_dot(const int nm, const zk6_w *w, const block_q8_K *const *x,
 FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *const *x, __m512 *acc) {
     __m512i sumi[ZK_NM];
     zk_block_sums(nm, w->q, w->sc, x, sumi);
-    for (int i = 0; i < nm; i++) {
+    FL_UNROLL for (int i = 0; i < nm; i++) {
         const __m512i pm = _mm512_madd_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i]->bsums)), w->scales);
         __m512i t = _mm512_sub_epi32(sumi[i], _mm512_slli_epi32(pm, 5));
         t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4E));
@@ -202,7 +202,7 @@ FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *con
                 const block_q8_K *xp = &xb[b];                                                            \
                 if (FL_ZK_PF) { /* a few KB ahead (fl_pf_ahead), same block */                                        \
                     const char *pf = (const char *)&w0[b] + ahead;                                       \
-                    for (int q_ = 0; q_ < 4; q_++)                                                        \
+                    FL_UNROLL for (int q_ = 0; q_ < 4; q_++)                                                        \
                         for (size_t o_ = 0; o_ < sizeof(WB); o_ += 64) _mm_prefetch(pf + q_ * ws + o_, _MM_HINT_T0); \
                 }                                                                                         \
                 ZW p;                                                                                     \
@@ -220,16 +220,16 @@ FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *con
     FL_INLINE void NAME##_zktile(const int nm, int64_t nb, const ZW *pw, const uint8_t *X, size_t xs,    \
                                  float *y, int64_t ldy) {                                                 \
         __m512 acc[2][ZK_NM];                                                                             \
-        for (int p = 0; p < 2; p++)                                                                       \
-            for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
+        FL_UNROLL for (int p = 0; p < 2; p++)                                                                       \
+            FL_UNROLL for (int i = 0; i < nm; i++) acc[p][i] = _mm512_setzero_ps();                                 \
         for (int64_t b = 0; b < nb; b++) {                                                                \
             const block_q8_K *xp[ZK_NM];                                                                  \
-            for (int i = 0; i < nm; i++) xp[i] = (const block_q8_K *)(X + (size_t)i * xs) + b;            \
+            FL_UNROLL for (int i = 0; i < nm; i++) xp[i] = (const block_q8_K *)(X + (size_t)i * xs) + b;            \
             DOT(nm, &pw[2 * b], xp, acc[0]);                                                              \
             DOT(nm, &pw[2 * b + 1], xp, acc[1]);                                                          \
         }                                                                                                 \
-        for (int p = 0; p < 2; p++)                                                                       \
-            for (int i = 0; i < nm; i++) {                                                                \
+        FL_UNROLL for (int p = 0; p < 2; p++)                                                                       \
+            FL_UNROLL for (int i = 0; i < nm; i++) {                                                                \
                 y[i * ldy + 2 * p] = z_finish(_mm512_castps512_ps256(acc[p][i]), 0.f);                    \
                 y[i * ldy + 2 * p + 1] = z_finish(_mm512_extractf32x8_ps(acc[p][i], 1), 0.f);             \
             }                                                                                             \
@@ -245,7 +245,7 @@ FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *con
                      *w2 = (const WB *)((const uint8_t *)w1 + ws), *w3 = (const WB *)((const uint8_t *)w2 + ws); \
             for (int64_t b = 0; b < nb; b++) {                                                            \
                 const char *pf = (const char *)&w0[b] + ahead;                                            \
-                for (int q_ = 0; q_ < 4; q_++)                                                            \
+                FL_UNROLL for (int q_ = 0; q_ < 4; q_++)                                                            \
                     for (size_t o_ = 0; o_ < sizeof(WB); o_ += 64) _mm_prefetch(pf + q_ * ws + o_, _MM_HINT_T0); \
                 PREP(&pw[2 * b], &w0[b], &w1[b]);                                                         \
                 PREP(&pw[2 * b + 1], &w2[b], &w3[b]);                                                     \

@@ -37,15 +37,15 @@ static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
     for (int64_t r = r0; r < r16; r += 16) {
         const uint8_t *w = W + (size_t)r * ws;
         __m512 acc[8], s = _mm512_setzero_ps();
-        for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
+        FL_UNROLL for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             const uint8_t *wb = w + (size_t)b * sizeof(block_q4_1);
             if (FL_TGEMV_PF)
-                for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0);
+                FL_UNROLL for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0);
             zb_w pw;
             q4_1_bpack(wb, ws, vidx, &pw);
             const __m512 dd = _mm512_mul_ps(pw.d, _mm512_set1_ps(h2f(xb[b].d)));
-            for (int l = 0; l < 8; l++) {
+            FL_UNROLL for (int l = 0; l < 8; l++) {
                 const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw.u[l], zb_bcast32(xb[b].qs + 4 * l));
                 acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(p), acc[l]);
             }
@@ -66,14 +66,14 @@ static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
     FL_INLINE void NAME##_ttile(const int ni, int64_t nb, const zb_w *pw, const uint8_t *x, size_t xs,   \
                                 const float *dx, const float *sx, const int32_t *nc, float *y, int64_t ldy) { \
         __m512 acc[ZT_NI][8];                                                                             \
-        for (int i = 0; i < ni; i++)                                                                      \
-            for (int l = 0; l < 8; l++) acc[i][l] = _mm512_setzero_ps();                                  \
+        FL_UNROLL for (int i = 0; i < ni; i++)                                                                      \
+            FL_UNROLL for (int l = 0; l < 8; l++) acc[i][l] = _mm512_setzero_ps();                                  \
         for (int64_t b = 0; b < nb; b++) {                                                                \
             __m512 dd[ZT_NI];                                                                             \
-            for (int i = 0; i < ni; i++) dd[i] = _mm512_mul_ps(pw[b].d, _mm512_set1_ps(dx[b * ZT_NI + i])); \
-            for (int l = 0; l < 8; l++) {                                                                 \
+            FL_UNROLL for (int i = 0; i < ni; i++) dd[i] = _mm512_mul_ps(pw[b].d, _mm512_set1_ps(dx[b * ZT_NI + i])); \
+            FL_UNROLL for (int l = 0; l < 8; l++) {                                                                 \
                 const __m512i u = pw[b].u[l];                                                             \
-                for (int i = 0; i < ni; i++) {                                                            \
+                FL_UNROLL for (int i = 0; i < ni; i++) {                                                            \
                     const XB *xb = (const XB *)(x + (size_t)i * xs) + b;                                  \
                     const __m512i p0 = HAS_MIN ? _mm512_setzero_si512()                                   \
                                                : _mm512_set1_epi32(nc[(b * ZT_NI + i) * 8 + l]);          \
@@ -84,11 +84,11 @@ static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
         }                                                                                                 \
         /* the min term, an independent sum: ni chains side by side */                                  \
         __m512 s[ZT_NI];                                                                                  \
-        for (int i = 0; i < ni; i++) s[i] = _mm512_setzero_ps();                                          \
+        FL_UNROLL for (int i = 0; i < ni; i++) s[i] = _mm512_setzero_ps();                                          \
         if (HAS_MIN)                                                                                      \
             for (int64_t b = 0; b < nb; b++)                                                              \
-                for (int i = 0; i < ni; i++) s[i] = _mm512_fmadd_ps(pw[b].mn, _mm512_set1_ps(sx[b * ZT_NI + i]), s[i]); \
-        for (int i = 0; i < ni; i++) _mm512_storeu_ps(y + (size_t)i * ldy, zt_finish(acc[i], s[i]));    \
+                FL_UNROLL for (int i = 0; i < ni; i++) s[i] = _mm512_fmadd_ps(pw[b].mn, _mm512_set1_ps(sx[b * ZT_NI + i]), s[i]); \
+        FL_UNROLL for (int i = 0; i < ni; i++) _mm512_storeu_ps(y + (size_t)i * ldy, zt_finish(acc[i], s[i]));    \
     }                                                                                                     \
     /* Rows r0..r16 (whole 16-row groups); 0 (nothing written) when it does not apply. */               \
     static int NAME##_tgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16,            \
@@ -101,7 +101,7 @@ static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
         if (!sc || !pw || (!HAS_MIN && !nc)) return 0;                                                    \
         for (int64_t t = 0; t < nt; t++) /* activation side, [tile][b][i], zero past m */                \
             for (int64_t b = 0; b < nb; b++)                                                              \
-                for (int i = 0; i < ZT_NI; i++) {                                                         \
+                FL_UNROLL for (int i = 0; i < ZT_NI; i++) {                                                         \
                     const int64_t row = t * ZT_NI + i;                                                    \
                     const int ok = row < m;                                                               \
                     const XB *xb = (const XB *)(X + (size_t)(ok ? row : 0) * xs) + b;                     \
@@ -110,7 +110,7 @@ static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
                     if (HAS_MIN) sx[b * ZT_NI + i] = ok ? FL_ZXS(xb) : 0.f;                               \
                     else {                                                                                \
                         int32_t *c = nc + ((t * nb + b) * ZT_NI + i) * 8;                                 \
-                        for (int l = 0; l < 8; l++)                                                       \
+                        FL_UNROLL for (int l = 0; l < 8; l++)                                                       \
                             c[l] = -(OFF) * (xb->qs[4 * l] + xb->qs[4 * l + 1] + xb->qs[4 * l + 2] + xb->qs[4 * l + 3]); \
                     }                                                                                     \
                 }                                                                                         \
@@ -119,7 +119,7 @@ static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int6
             const uint8_t *w = W + (size_t)r * ws;                                                        \
             for (int64_t b = 0; b < nb; b++) {                                                            \
                 const uint8_t *wb = w + (size_t)b * sizeof(WB);                                           \
-                for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0); \
+                FL_UNROLL for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0); \
                 NAME##_bpack(wb, ws, vidx, &pw[b]);                                                       \
             }                                                                                             \
             for (int64_t t = 0; t < nt; t++) {                                                            \

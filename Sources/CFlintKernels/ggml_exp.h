@@ -64,5 +64,32 @@ __attribute__((target("avx2,fma"))) static inline __m256 ggml_expf_ymm(__m256 x)
     return _mm256_blendv_ps(res, alt, big);
 }
 
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+
+// ggml_expf on 4 lanes (the NEON path): ggml_expf_ymm's operations (vfmaq/vfmsq are fused like
+// the FMA3 forms, j * 2^n is the same two exact power-of-two scalings). The out-of-range test
+// is the scalar one's, !(|n| <= 192), so a NaN lane gives +inf as ggml_expf does.
+static inline float32x4_t ggml_expf_neon(float32x4_t x) {
+    const float32x4_t r = vdupq_n_f32(0x1.8p23f);
+    const float32x4_t z = vfmaq_f32(r, x, vdupq_n_f32(0x1.715476p+0f));
+    const float32x4_t n = vsubq_f32(z, r);
+    const float32x4_t b = vfmsq_f32(vfmsq_f32(x, n, vdupq_n_f32(0x1.62e4p-1f)), n, vdupq_n_f32(0x1.7f7d1cp-20f));
+    const uint32x4_t big = vmvnq_u32(vcaleq_f32(n, vdupq_n_f32(192)));
+    const float32x4_t u = vmulq_f32(b, b);
+    const float32x4_t p = vfmaq_f32(vdupq_n_f32(0x1.573e2ep-5f), vdupq_n_f32(0x1.0e4020p-7f), b);
+    const float32x4_t q = vfmaq_f32(vdupq_n_f32(0x1.fffdb6p-2f), vdupq_n_f32(0x1.555e66p-3f), b);
+    const float32x4_t j = vfmaq_f32(vfmaq_f32(vdupq_n_f32(1.0f), vdupq_n_f32(0x1.ffffecp-1f), b), vfmaq_f32(q, p, u), u);
+    // n is an integer in [-192, 192] wherever it is used: 2^(n/2) and 2^(n - n/2) are normal
+    const int32x4_t ni = vcvtq_s32_f32(vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(n), big)));
+    const int32x4_t h = vshrq_n_s32(ni, 1);
+    const float32x4_t p1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(h, vdupq_n_s32(127)), 23));
+    const float32x4_t p2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(ni, h), vdupq_n_s32(127)), 23));
+    const float32x4_t res = vmulq_f32(vmulq_f32(j, p1), p2);
+    if (vmaxvq_u32(big) == 0) return res;
+    const float32x4_t alt = vbslq_f32(vcleq_f32(n, vdupq_n_f32(0)), vdupq_n_f32(0), vdupq_n_f32(INFINITY));
+    return vbslq_f32(big, alt, res);
+}
+
 #endif
 #endif

@@ -3,7 +3,11 @@
 #include "isa.h"
 
 // Every product and sum is rounded on its own, as in ggml's scalar loops.
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")  // GCC does not implement the STDC pragma
+#endif
 
 // The sum of squares is one chain of dependent double additions per row, so a lone row runs
 // at the adder's latency; eight rows side by side keep eight chains in flight (each row's

@@ -3,6 +3,14 @@
 #include "blocks.h"
 #include "quantize_simd.h"
 
+// Each product and sum is rounded on its own on every architecture (AArch64 compilers would
+// otherwise fuse a * b + c, and ARM's results would differ from x86's).
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")  // GCC does not implement the STDC pragma
+#endif
+
 static inline int nearest_int(float f) {  // round to nearest even, |f| < 2^22
     float v = f + 12582912.f;
     int32_t i;

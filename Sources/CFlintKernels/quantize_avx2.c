@@ -24,7 +24,7 @@ FL_AVX2 static inline float block_amax(const __m256 v[4]) {
 FL_AVX2 static inline int round_pack(const __m256 v[4], float id, int8_t *out) {
     const __m256 idv = _mm256_set1_ps(id);
     __m256i i[4];
-    for (int k = 0; k < 4; k++)
+    FL_UNROLL for (int k = 0; k < 4; k++)
         i[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], idv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     const __m256i s = _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
     __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
@@ -83,10 +83,10 @@ FL_AVX2 void fl_quantize_q8_K_avx2(const float *x, block_q8_K *y, int64_t nb) {
         const __m256 is = _mm256_set1_ps(iscale);
         for (int c = 0; c < QK_K; c += 32) {
             __m256i i[4];
-            for (int k = 0; k < 4; k++)
+            FL_UNROLL for (int k = 0; k < 4; k++)
                 i[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + c + 8 * k)),
                                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-            for (int g = 0; g < 2; g++) {  // the values are within +-127: no clamping or saturation happens
+            FL_UNROLL for (int g = 0; g < 2; g++) {  // the values are within +-127: no clamping or saturation happens
                 const __m256i s = _mm256_add_epi32(i[2 * g], i[2 * g + 1]);
                 __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
                 s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));

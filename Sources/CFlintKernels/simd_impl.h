@@ -122,7 +122,7 @@ typedef struct { __m256i q[8]; __m256i mins; int16_t sc[8]; float d, dmin; } w_k
 
 FL_INLINE void kaff_scales(w_kaff *w, const uint8_t *scales, fl_half d, fl_half dmin) {
     int16_t mn[16];
-    for (int j = 0; j < 8; j++) {
+    FL_UNROLL for (int j = 0; j < 8; j++) {
         uint8_t s, m;
         fl_get_scale_min_k4(j, scales, &s, &m);
         w->sc[j] = s;
@@ -163,7 +163,7 @@ FL_INLINE void step_kaff(fl_acc *a, const w_kaff *w, const block_q8_K *x) {
 typedef w_kaff q4_K_w, q5_K_w;
 FL_INLINE void q4_K_prep(q4_K_w *w, const block_q4_K *b) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    for (int j = 0; j < 4; j++) {
+    FL_UNROLL for (int j = 0; j < 4; j++) {
         const __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
         w->q[2 * j] = _mm256_and_si256(q, m4);
         w->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -188,7 +188,7 @@ typedef q4_K_w q4_K_gemm4_w;
 FL_INLINE void q4_K_gemm4_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) {
     const __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x->bsums), w->mins);
     const __m256 scale = _mm256_setr_ps(w->d * x->d, w->dmin * x->d, 0, 0, 0, 0, 0, 0);
-    for (int p = 0; p < 4; p++) {
+    FL_UNROLL for (int p = 0; p < 4; p++) {
         const __m256i pmp = _mm256_and_si256(pm, _mm256_cmpeq_epi32(_mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), 1),
                                                                    _mm256_set1_epi32(p)));
         const __m256i t = kaff_lanes01(kaff_sumi(w, x, 2 * p, 2 * p + 2), pmp);
@@ -199,7 +199,7 @@ FL_INLINE void q4_K_gemm4_step(fl_acc *a, const q4_K_w *w, const block_q8_K *x) 
 FL_INLINE void q5_K_prep(q5_K_w *w, const block_q5_K *b) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     const __m256i hb = _mm256_loadu_si256((const __m256i *)b->qh);
-    for (int j = 0; j < 4; j++) {
+    FL_UNROLL for (int j = 0; j < 4; j++) {
         const __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * j));
         const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4);
         const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4);
@@ -215,7 +215,7 @@ typedef struct { __m256i q[8]; __m256i sc16[8]; __m256i scales; float d; } q6_K_
 
 FL_INLINE void q6_K_prep(q6_K_w *w, const block_q6_K *b) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; h++) {
+    FL_UNROLL for (int h = 0; h < 2; h++) {
         const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
         const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
         const __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
@@ -228,7 +228,7 @@ FL_INLINE void q6_K_prep(q6_K_w *w, const block_q6_K *b) {
         w->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), h2);
         w->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), h3);
     }
-    for (int c = 0; c < 8; c++)
+    FL_UNROLL for (int c = 0; c < 8; c++)
         w->sc16[c] = _mm256_set_m128i(_mm_set1_epi16(b->scales[2 * c + 1]), _mm_set1_epi16(b->scales[2 * c]));
     w->scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
     w->d = h2f(b->d);
@@ -238,7 +238,7 @@ FL_INLINE void q6_K_prep(q6_K_w *w, const block_q6_K *b) {
 // activations, scaled per 16 elements, minus 32 times the scaled activation sums.
 FL_INLINE __m256i q6_K_sumi(const q6_K_w *w, const block_q8_K *x) {
     __m256i sumi = _mm256_setzero_si256();
-    for (int c = 0; c < 8; c++) {
+    FL_UNROLL for (int c = 0; c < 8; c++) {
         const __m256i y = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(w->q[c], y), w->sc16[c]));
     }

@@ -213,12 +213,12 @@ struct Bench: AsyncParsableCommand {
         if json {
             let rows = results.map { r in
                 "{\"test\":\"\(r.test)\",\"n_prompt\":\(r.nPrompt),\"n_gen\":\(r.nGen),\"n_batch\":\(r.nBatch),"
-                    + "\"n_threads\":\(options.threads),\"avg_ts\":\(String(format: "%.3f", r.mean)),\"stddev_ts\":\(String(format: "%.3f", r.stddev))}"
+                    + "\"n_threads\":\(options.threads),\"isa\":\"\(KernelPath.current)\",\"avg_ts\":\(String(format: "%.3f", r.mean)),\"stddev_ts\":\(String(format: "%.3f", r.stddev))}"
             }
             print("[" + rows.joined(separator: ",") + "]")
             return
         }
-        print("model: \(options.model) (\(loaded.model.config.architecture)), threads: \(options.threads), repetitions: \(repetitions)")
+        print("model: \(options.model) (\(loaded.model.config.architecture)), threads: \(options.threads), kernels: \(KernelPath.current), repetitions: \(repetitions)")
         print("test".padding(toLength: 12, withPad: " ", startingAt: 0) + "t/s")
         for r in results {
             print(r.test.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.2f ± %.2f", r.mean, r.stddev))
@@ -259,14 +259,14 @@ struct Bench: AsyncParsableCommand {
         let p = EngineBenchmarkResult.percentile
         if json {
             func f(_ x: Double) -> String { String(format: "%.6f", x) }
-            print("{\"requests\":\(r.requests),\"concurrency\":\(r.concurrency),\"output_tok_s\":\(String(format: "%.3f", r.outputTokensPerSecond)),"
+            print("{\"isa\":\"\(KernelPath.current)\",\"requests\":\(r.requests),\"concurrency\":\(r.concurrency),\"output_tok_s\":\(String(format: "%.3f", r.outputTokensPerSecond)),"
                   + "\"ttft_p50\":\(f(p(r.ttft, 50))),\"ttft_p99\":\(f(p(r.ttft, 99))),"
                   + "\"itl_p50\":\(f(p(r.interTokenLatencies, 50))),\"itl_p99\":\(f(p(r.interTokenLatencies, 99))),"
                   + "\"cached_prompt_tokens\":\(r.cachedPromptTokens),\"adapters\":\(adapters),\"lora_rank\":\(loraRank),"
                   + "\"max_loras\":\(config.maxLorasPerBatch),\"adapter_bytes\":\(adapterBytes)}")
             return
         }
-        print("model: \(options.model), threads: \(options.threads), KV pool: \(llm.blockCount) blocks of \(config.blockSize) tokens")
+        print("model: \(options.model), threads: \(options.threads), kernels: \(KernelPath.current), KV pool: \(llm.blockCount) blocks of \(config.blockSize) tokens")
         print("\(r.requests) requests, concurrency \(r.concurrency), prompt \(enginePromptTokens) tokens (shared prefix \(sharedPrefixTokens)), \(maxTokens) new tokens each")
         print(String(format: "output: %.1f tok/s (%d tokens in %.2f s)", r.outputTokensPerSecond, r.outputTokens, r.wallSeconds))
         print(String(format: "TTFT p50 %.1f ms, p99 %.1f ms; ITL p50 %.1f ms, p99 %.1f ms",

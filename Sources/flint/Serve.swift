@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlintEngine
+import FlintTensor
 import FlintServer
 import Foundation
 import Logging
@@ -58,7 +59,7 @@ struct Serve: AsyncParsableCommand {
         let name = engine.modelName
         let host = self.host
         try await runServer(engine: engine, configuration: config, registry: registry, logger: logger) { port in
-            FileHandle.standardError.write(Data("flint serve: \(name) on http://\(host):\(port)/v1\n".utf8))
+            FileHandle.standardError.write(Data("flint serve: \(name) on http://\(host):\(port)/v1 (kernels: \(KernelPath.current))\n".utf8))
         }
     }
 }

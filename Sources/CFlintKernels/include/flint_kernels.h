@@ -107,6 +107,8 @@ void flint_lora_expand_q8_0(const void *bt, size_t bt_stride, int64_t rank, int6
 const char *flint_kernels_isa(void);
 /// Forces the scalar reference path (1) or the best detected path (0); for tests and benchmarks.
 void flint_kernels_force_scalar(int on);
+/// The name of path `index` (0, 1, ...: every path this build knows, on any CPU); NULL past the last.
+const char *flint_kernels_isa_name(int index);
 /// 1 when the named path (see flint_kernels_isa) can run on this CPU.
 int flint_kernels_isa_available(const char *name);
 /// Selects the named path if available (returns 1), else leaves the selection unchanged (returns 0).
