@@ -20,12 +20,11 @@
 #define FLINT_GEMM_TILES_H
 #include <stdlib.h>
 
-// Weight software prefetch, for the AVX-512 loops that stream weights from memory (GEMVs,
-// small batches, the unpacking of a 4-row group for large ones): how far ahead of the 4-row group
-// being read, in bytes of weight rows (whole 4-row groups, at least one). Streaming weights
-// is bound by memory latency as much as by bandwidth: on a 2-core Zen 5, prefetching one
-// group ahead left Q5_0/Q8_0 decode at about half the speed of ~10 KB ahead (qwen2.5-0.5b
-// tg 46 -> 131 tok/s), and batch 8 on smollm2 went from 593 to 1250 tok/s.
+// Weight software prefetch, for the AVX-512 loops that read 4 weight rows side by side from
+// memory (small batches, the unpacking of a 4-row group for large ones): how far ahead of the
+// 4-row group being read, in bytes of weight rows (whole 4-row groups, at least one). On a
+// 2-core Zen 5, prefetching one group ahead left batch 8 on smollm2 at 593 tok/s against
+// 1250 with ~10 KB. (One activation row reads rows one by one instead: gemv_ymm.h.)
 #ifndef FL_PF_BYTES
 #define FL_PF_BYTES 10240
 #endif

@@ -1,6 +1,6 @@
 // AVX2 / AVX-VNNI gemm for the 32-element block types Q4_1 (x Q8_1) and Q8_0, Q5_0, Q4_0
-// (x Q8_0): a GEMV for one activation row and transposed 8-row tiles for several (included
-// by simd_impl.h for the 256-bit-only paths).
+// (x Q8_0): transposed 8-row tiles for several activation rows, gemv_ymm.h's GEMV for one
+// (included by simd_impl.h for the 256-bit-only paths).
 //
 // Per (weight row, activation row) pair the arithmetic is exactly vec_dot's (simd_impl.h's
 // step functions): lane l (0..7) of p is the sum of the 4 products of bytes 4l..4l+3 (unsigned
@@ -33,12 +33,6 @@ FL_INLINE void yt_load16(const uint8_t *p, size_t ws, __m256i t[4]) {
     t[1] = _mm256_unpackhi_epi64(t0, t2);
     t[2] = _mm256_unpacklo_epi64(t1, t3);
     t[3] = _mm256_unpackhi_epi64(t1, t3);
-}
-
-FL_INLINE int32_t y_ld32(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
 }
 
 // The dword at p of rows 0..7 (element inserts: a vector load of 8 separate stores would
@@ -172,139 +166,8 @@ FL_INLINE void y_scales_q8_0(int64_t m, int64_t nb, const uint8_t *X, size_t xs,
     }
 }
 
-// ---- one activation row
-
-// Prefetches, for rows 0..3 (ws apart), the cache lines that start within the `size` bytes at
-// p, `ahead` bytes further on: every line of a row once as the row is walked.
-FL_INLINE void y_prefetch4(const uint8_t *p, size_t size, size_t ws, size_t ahead) {
-    const uintptr_t first = ((uintptr_t)p + 63) & ~(uintptr_t)63;
-    for (uintptr_t a = first; a < (uintptr_t)p + size; a += 64)
-        FL_UNROLL for (int q = 0; q < 4; q++) _mm_prefetch((const char *)(a + ahead + (size_t)q * ws), _MM_HINT_T0);
-}
-
-// The GEMV of the 32-element types: 4 weight rows per step, weights prefetched a few KB ahead
-// (decoding streams every weight once). Per pair the operations of vec_dot (see the top),
-// done with fewer instructions: the 4 rows' block scales (d, and Q4_1's m, as the block's
-// first dword) converted in one vcvtph2ps, d_w * d_x as one multiply for the 4 rows, Q4_1's
-// min sums as lanes of one vector, nibbles unpacked by a variable shift, and for Q4_0 and
-// Q5_0 the integer sums from the unsigned form u = q + OFF: p = sum(u * x) - OFF * sum(x),
-// with OFF * sum(x) per lane computed once per call. That equals vec_dot's sign-trick value
-// unless an activation byte is -128 (the callers check). Q8_0 keeps the sign trick.
-enum { YV_Q4_1, YV_Q4_0, YV_Q5_0, YV_Q8_0 };
-
-FL_INLINE __m256i yv_nibbles(const uint8_t *qs) {
-    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
-    return _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
-}
-
-// Lane l: sum of activation bytes 4l..4l+3, times off.
-FL_INLINE __m256i yv_lane_sums(const int8_t *qs, int off) {
-    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)qs)),
-                                        _mm256_set1_epi16(1));
-    return _mm256_mullo_epi32(s, _mm256_set1_epi32(off));
-}
-
-FL_INLINE void yv_gemv(const int kind, const size_t bsize, int64_t nb, const uint8_t *W, size_t ws, int64_t r0,
-                       int64_t r4, const uint8_t *X, size_t xbsize, const float *dx, const float *sx, const __m256i *c,
-                       float *y) {
-    const size_t ahead = fl_pf_ahead(ws);
-    const size_t xqs = kind == YV_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
-    for (int64_t r = r0; r < r4; r += 4) {
-        const uint8_t *w = W + (size_t)r * ws;
-        __m256 acc[4], S = _mm256_setzero_ps();
-        FL_UNROLL for (int q = 0; q < 4; q++) acc[q] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *wb = w + (size_t)b * bsize;
-            y_prefetch4(wb, bsize, ws, ahead);
-            const __m256i xv = _mm256_loadu_si256((const __m256i *)(X + (size_t)b * xbsize + xqs));
-            // lanes 2q, 2q + 1: row q's d and (Q4_1) m, or the next two bytes
-            const __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32(y_ld32(wb), y_ld32(wb + ws), y_ld32(wb + 2 * ws), y_ld32(wb + 3 * ws)));
-            const __m256 dd = _mm256_mul_ps(dm, _mm256_set1_ps(dx[b]));
-            if (kind == YV_Q4_1) S = _mm256_fmadd_ps(dm, _mm256_set1_ps(sx[b]), S);
-            FL_UNROLL for (int q = 0; q < 4; q++) {
-                const uint8_t *wq = wb + (size_t)q * ws;
-                __m256i p;
-                if (kind == YV_Q4_1) {
-                    p = dot_us8(yv_nibbles(wq + offsetof(block_q4_1, qs)), xv);
-                } else if (kind == YV_Q4_0) {
-                    p = _mm256_sub_epi32(dot_us8(yv_nibbles(wq + offsetof(block_q4_0, qs)), xv), c[b]);
-                } else if (kind == YV_Q5_0) {
-                    const __m256i u = _mm256_or_si256(yv_nibbles(wq + offsetof(block_q5_0, qs)),
-                                                      bits_to_0x10(wq + offsetof(block_q5_0, qh)));
-                    p = _mm256_sub_epi32(dot_us8(u, xv), c[b]);
-                } else {
-                    const __m256i v = _mm256_loadu_si256((const __m256i *)(wq + offsetof(block_q8_0, qs)));
-                    p = dot_us8(_mm256_sign_epi8(v, v), _mm256_sign_epi8(xv, v));
-                }
-                acc[q] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(2 * q)), _mm256_cvtepi32_ps(p), acc[q]);
-            }
-        }
-        float s[8];
-        _mm256_storeu_ps(s, S);
-        FL_UNROLL for (int q = 0; q < 4; q++) {
-            fl_acc a = {acc[q], kind == YV_Q4_1 ? s[2 * q + 1] : 0.f};
-            y[r + q] = acc_finish(a);
-        }
-    }
-}
-
-// 1 when a Q8_0 row of nb blocks holds the byte -128.
-FL_INLINE int yv_has_min_byte(int64_t nb, const block_q8_0 *x) {
-    __m256i any = _mm256_setzero_si256();
-    for (int64_t b = 0; b < nb; b++)
-        any = _mm256_or_si256(any, _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_set1_epi8(-128)));
-    return !_mm256_testz_si256(any, any);
-}
-
-// NAME##_ygemv for the 32-element types (OFF: the unsigned form's offset, 0 for none).
-#define YGEMV32(NAME, WB, XB, KIND, OFF)                                                                  \
-    YGEMV_AS(NAME##_ygemv_sign, NAME, WB, XB)                                                            \
-    static void NAME##_ygemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,           \
-                             const uint8_t *X, float *y) {                                               \
-        const XB *xb = (const XB *)X;                                                                    \
-        if ((OFF) && yv_has_min_byte(nb, (const block_q8_0 *)X)) {                                       \
-            NAME##_ygemv_sign(nb, W, ws, r0, r4, X, y);                                               \
-            return;                                                                                      \
-        }                                                                                                \
-        float *dx = (float *)fl_scratch(0, (sizeof(float) * 2 + sizeof(__m256i)) * (size_t)nb + 32);   \
-        if (!dx) { NAME##_ygemv_sign(nb, W, ws, r0, r4, X, y); return; }                             \
-        float *sx = dx + nb;                                                                             \
-        __m256i *c = (__m256i *)(((uintptr_t)(sx + nb) + 31) & ~(uintptr_t)31);                         \
-        for (int64_t b = 0; b < nb; b++) {                                                               \
-            dx[b] = h2f(xb[b].d);                                                                        \
-            sx[b] = KIND == YV_Q4_1 ? h2f(((const block_q8_1 *)X)[b].s) : 0.f;                          \
-            if (OFF) c[b] = yv_lane_sums(xb[b].qs, (OFF));                                               \
-        }                                                                                                \
-        yv_gemv(KIND, sizeof(WB), nb, W, ws, r0, r4, X, sizeof(XB), dx, sx, c, y);                       \
-    }
-
-// NAME##_ygemv: one activation row, weight rows in groups of 4 (r0..r4), each pair with
-// vec_dot's prep and step; the weights are prefetched a few KB ahead (decoding streams every
-// weight once, so it waits on memory, not arithmetic).
-#define YGEMV(NAME, WB, XB) YGEMV_AS(NAME##_ygemv, NAME, WB, XB)
-#define YGEMV_AS(FN, NAME, WB, XB)                                                                        \
-    static void FN(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4, const uint8_t *X,   \
-                   float *y) {                                                                           \
-        const XB *xb = (const XB *)X;                                                                    \
-        const size_t ahead = fl_pf_ahead(ws);                                                            \
-        for (int64_t r = r0; r < r4; r += 4) {                                                           \
-            const uint8_t *w = W + (size_t)r * ws;                                                       \
-            fl_acc acc[4] = {acc_zero(), acc_zero(), acc_zero(), acc_zero()};                            \
-            for (int64_t b = 0; b < nb; b++) {                                                           \
-                const uint8_t *wb = w + (size_t)b * sizeof(WB);                                          \
-                y_prefetch4(wb, sizeof(WB), ws, ahead);                                                  \
-                FL_UNROLL for (int q = 0; q < 4; q++) {                                                            \
-                    NAME##_w pw;                                                                         \
-                    NAME##_prep(&pw, (const WB *)(wb + (size_t)q * ws));                                 \
-                    NAME##_step(&acc[q], &pw, &xb[b]);                                                   \
-                }                                                                                        \
-            }                                                                                            \
-            FL_UNROLL for (int q = 0; q < 4; q++) y[r + q] = acc_finish(acc[q]);                                   \
-        }                                                                                                \
-    }
-
-// NAME##_ygemm: the table's gemm. m == 1: NAME##_ygemv; m > 1: whole 8-row groups on the
-// transposed tiles. Rows past the groups go through the generic 1-row tiles (NAME##_rows),
+// NAME##_ygemm: the table's gemm. m == 1: NAME##_ygemv (gemv_ymm.h); m > 1: whole 8-row
+// groups on the transposed tiles. Rows past the groups go through the generic 1-row tiles (NAME##_rows),
 // which compute the same.
 #define YGEN(NAME, WB, XB, YW, XSCALES)                                                                   \
     static int NAME##_ytgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r8,           \
@@ -336,9 +199,8 @@ FL_INLINE int yv_has_min_byte(int64_t nb, const block_q8_0 *x) {
         const int64_t nb = k / 32;                                                                       \
         if (k % 32 == 0 && nb > 0) {                                                                     \
             if (m == 1) {                                                                                \
-                const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                               \
-                NAME##_ygemv(nb, W, ws, r0, r4, X, y);                                                   \
-                r0 = r4;                                                                                 \
+                NAME##_ygemv(nb, W, ws, r0, r1, X, y);                                                   \
+                r0 = r1;                                                                                 \
             } else {                                                                                     \
                 const int64_t r8 = r0 + (r1 - r0) / 8 * 8;                                               \
                 if (r8 > r0 && NAME##_ytgemm(nb, W, ws, r0, r8, X, xs, m, y, ldy)) r0 = r8;              \
@@ -347,10 +209,6 @@ FL_INLINE int yv_has_min_byte(int64_t nb, const block_q8_0 *x) {
         for (; r0 < r1; r0++) NAME##_rows(1, k, W + (size_t)r0 * ws, ws, X, xs, m, y + r0, ldy);         \
     }
 
-YGEMV32(q4_1, block_q4_1, block_q8_1, YV_Q4_1, 0)
-YGEMV32(q4_0, block_q4_0, block_q8_0, YV_Q4_0, 8)
-YGEMV32(q5_0, block_q5_0, block_q8_0, YV_Q5_0, 16)
-YGEMV32(q8_0, block_q8_0, block_q8_0, YV_Q8_0, 0)
 YGEN(q4_1, block_q4_1, block_q8_1, yt_wu, y_scales_q8_1)
 YGEN(q4_0, block_q4_0, block_q8_0, yt_ws, y_scales_q8_0)
 YGEN(q5_0, block_q5_0, block_q8_0, yt_ws, y_scales_q8_0)

@@ -1,6 +1,6 @@
 // AVX2 / AVX-VNNI gemm for Q4_K and Q6_K against Q8_K on the transposed 8-row layout of
 // gemm_ymm.h (included by simd_impl.h for the 256-bit-only paths), for several activation
-// rows; one row goes through the prefetching GEMV (gemm_ymm.h's YGEMV).
+// rows; one row goes through gemv_ymm.h's GEMV.
 //
 // Per (weight row, activation row) pair the arithmetic is that of simd_impl.h's step
 // functions, with the pair's integer sums in lane r of a ymm instead of spread over a ymm:
@@ -179,7 +179,7 @@ FL_INLINE void q6_K_yktile(const int ni, const int tiled, int64_t nb, const yk6_
 }
 
 // ---- entry points: NAME##_ykgemm, the table's gemm for each form (FORM: 0 row, 1 the
-// batch form). One activation row: the prefetching GEMV; several: whole 8-row groups packed
+// batch form). One activation row: NAME##_ygemv; several: whole 8-row groups packed
 // once each and streamed over the activation rows (ROWS at a time); the other rows through
 // the generic 1-row tiles.
 #define YKGEN(NAME, BASE, WB, YW, FORM, ROWS)                                                             \
@@ -208,9 +208,8 @@ FL_INLINE void q6_K_yktile(const int ni, const int tiled, int64_t nb, const yk6_
         const int64_t nb = k / QK_K;                                                                     \
         if (k % QK_K == 0 && nb > 0) {                                                                   \
             if (m == 1) {                                                                                \
-                const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                               \
-                NAME##_ygemv(nb, W, ws, r0, r4, X, y);                                                   \
-                r0 = r4;                                                                                 \
+                NAME##_ygemv(nb, W, ws, r0, r1, X, y);                                                   \
+                r0 = r1;                                                                                 \
             } else {                                                                                     \
                 const int64_t r8 = r0 + (r1 - r0) / 8 * 8;                                               \
                 if (r8 > r0 && NAME##_yktgemm(nb, W, ws, r0, r8, X, xs, m, y, ldy)) r0 = r8;             \
@@ -219,10 +218,6 @@ FL_INLINE void q6_K_yktile(const int ni, const int tiled, int64_t nb, const yk6_
         for (; r0 < r1; r0++) NAME##_rows(1, k, W + (size_t)r0 * ws, ws, X, xs, m, y + r0, ldy);         \
     }
 
-YGEMV(q4_K, block_q4_K, block_q8_K)
-YGEMV(q4_K_gemm4, block_q4_K, block_q8_K)
-YGEMV(q6_K, block_q6_K, block_q8_K)
-YGEMV(q6_K_tiled, block_q6_K, block_q8_K)
 YKGEN(q4_K, q4_K, block_q4_K, yk4_w, 0, 2)
 YKGEN(q4_K_gemm4, q4_K, block_q4_K, yk4_w, 1, 2)
 YKGEN(q6_K, q6_K, block_q6_K, yk6_w, 0, 1)

@@ -182,7 +182,7 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
                              size_t xs, int64_t m, float *y, int64_t ldy) {                               \
         const uint8_t *W = (const uint8_t *)wv, *X = (const uint8_t *)xv;                                 \
         const int64_t nb = k / 32;                                                                        \
-        if (m == 1 && !FL_ZM1_##NAME) { NAME##_gemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }              \
+        if (m == 1) { NAME##_gemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }                        \
         const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                                        \
         if (r4 > r0 && m > ZNM && NAME##_zgemm_big(nb, W, ws, r0, r4, X, xs, m, y, ldy)) r0 = r4;         \
         if (r4 > r0) {                                                                                    \
@@ -217,70 +217,6 @@ typedef struct { __m512i q[2]; __m512 dw[2], mw[2]; __mmask64 neg[2]; } z_wblk;
         for (int64_t r = r4; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
     }
 
-
-// Q4_1 x Q8_1, m == 1: 4 weight rows per step, two per zmm. The 4 rows' (d, m) halves are
-// converted together; lane r of the scale vector is the same product d_w * d_x, the min term
-// fmadd(m_w, s_x, acc.s) runs in lane 2r+1 of an 8-lane vector.
-static void q4_1_zgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4, const uint8_t *X,
-                       float *y) {
-    const block_q8_1 *xb = (const block_q8_1 *)X;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m512i lanes = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-    const __m512i sel01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-    const __m512i sel23 = _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6);
-    for (int64_t r = r0; r < r4; r += 4) {
-        const block_q4_1 *w0 = (const block_q4_1 *)(W + (size_t)r * ws), *w1 = (const block_q4_1 *)((const uint8_t *)w0 + ws),
-                         *w2 = (const block_q4_1 *)((const uint8_t *)w1 + ws), *w3 = (const block_q4_1 *)((const uint8_t *)w2 + ws);
-        __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();
-        __m256 s8 = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            uint32_t h0, h1, h2, h3;  // d and m halves of each row's block
-            memcpy(&h0, &w0[b], 4); memcpy(&h1, &w1[b], 4); memcpy(&h2, &w2[b], 4); memcpy(&h3, &w3[b], 4);
-            const __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32((int)h0, (int)h1, (int)h2, (int)h3));
-            const __m256 dmx = _mm256_mul_ps(dm, _mm256_set1_ps(h2f(xb[b].d)));
-            s8 = _mm256_fmadd_ps(dm, _mm256_set1_ps(h2f(xb[b].s)), s8);
-            const __m512 dmx5 = _mm512_castps256_ps512(dmx);
-            const __m256i t01 = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)w1[b].qs), _mm_loadu_si128((const __m128i *)w0[b].qs));
-            const __m256i t23 = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)w3[b].qs), _mm_loadu_si128((const __m128i *)w2[b].qs));
-            const __m512i q01 = _mm512_permutex2var_epi64(_mm512_castsi256_si512(_mm256_and_si256(t01, m4)), lanes,
-                                                         _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(t01, 4), m4)));
-            const __m512i q23 = _mm512_permutex2var_epi64(_mm512_castsi256_si512(_mm256_and_si256(t23, m4)), lanes,
-                                                         _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(t23, 4), m4)));
-            const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb[b].qs));
-            a01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel01, dmx5), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, xv)), a01);
-            a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel23, dmx5), _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, xv)), a23);
-        }
-        float s[8];
-        _mm256_storeu_ps(s, s8);
-        y[r] = z_finish(_mm512_castps512_ps256(a01), s[1]);
-        y[r + 1] = z_finish(_mm512_extractf32x8_ps(a01, 1), s[3]);
-        y[r + 2] = z_finish(_mm512_castps512_ps256(a23), s[5]);
-        y[r + 3] = z_finish(_mm512_extractf32x8_ps(a23, 1), s[7]);
-    }
-}
-
-// Signed weights x Q8_0, m == 1: 4 weight rows per step, two per zmm. For each lane the
-// integer p equals that of step_s32 (vpdpbusd of |q| with y negated where q < 0, wrap
-// included); the scale is the same single product d_w * d_x; acc finish as acc_finish().
-// Q5_0: q = nib - 16 + 16 * bit, so q < 0 exactly where the qh bit is clear and there
-// |q| = 16 - nib, else |q| = nib: the sign mask is the complement of the 32-bit qh word.
-FL_INLINE void q5_0_zpair(const block_q5_0 *a, const block_q5_0 *b, __m512i *aq, __mmask64 *neg) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m512i lanes = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-    const __m256i t = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)a->qs));
-    const __m512i nib = _mm512_permutex2var_epi64(_mm512_castsi256_si512(_mm256_and_si256(t, m4)), lanes,
-                                                  _mm512_castsi256_si512(_mm256_and_si256(_mm256_srli_epi16(t, 4), m4)));
-    uint32_t ha, hb;
-    memcpy(&ha, a->qh, 4); memcpy(&hb, b->qh, 4);
-    const __mmask64 n = _cvtu64_mask64(~((uint64_t)ha | ((uint64_t)hb << 32)));
-    *aq = _mm512_mask_sub_epi8(nib, n, _mm512_set1_epi8(16), nib);
-    *neg = n;
-}
-FL_INLINE void q8_0_zpair(const block_q8_0 *a, const block_q8_0 *b, __m512i *aq, __mmask64 *neg) {
-    const __m512i q = z_pair(_mm256_loadu_si256((const __m256i *)a->qs), _mm256_loadu_si256((const __m256i *)b->qs));
-    *aq = _mm512_abs_epi8(q);
-    *neg = _mm512_movepi8_mask(q);
-}
 
 // Signed weights x Q8_0, m > ZNM, offset form: q = u - OFF with u unsigned, and where no
 // activation byte is -128 (checked; else 0 is returned and the caller takes the sign path)
@@ -392,71 +328,21 @@ FL_INLINE __m512i q8_0_zpair_u(const block_q8_0 *a, const block_q8_0 *b) {
                             _mm512_set1_epi8((char)0x80));
 }
 
-#define ZGEMV_S(NAME, WB, PF)                                                                              \
-    static void NAME##_zgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,            \
-                             const uint8_t *X, float *y) {                                                \
-        const block_q8_0 *xb = (const block_q8_0 *)X;                                                     \
-        const __m512i sel01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);         \
-        const __m512i sel23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);         \
-        const size_t ahead = fl_pf_ahead(ws);                                                             \
-        for (int64_t r = r0; r < r4; r += 4) {                                                            \
-            const WB *w0 = (const WB *)(W + (size_t)r * ws), *w1 = (const WB *)((const uint8_t *)w0 + ws), \
-                     *w2 = (const WB *)((const uint8_t *)w1 + ws), *w3 = (const WB *)((const uint8_t *)w2 + ws); \
-            __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();                                  \
-            for (int64_t b = 0; b < nb; b++) {                                                            \
-                if (PF) {                                                                                 \
-                    const uint8_t *pf = (const uint8_t *)&w0[b] + ahead;                                 \
-                    _mm_prefetch((const char *)pf, _MM_HINT_T0);                                          \
-                    _mm_prefetch((const char *)pf + ws, _MM_HINT_T0);                                     \
-                    _mm_prefetch((const char *)pf + 2 * ws, _MM_HINT_T0);                                 \
-                    _mm_prefetch((const char *)pf + 3 * ws, _MM_HINT_T0);                                 \
-                }                                                                                         \
-                const __m128 d4 = _mm_cvtph_ps(_mm_setr_epi16((short)w0[b].d, (short)w1[b].d, (short)w2[b].d, \
-                                                              (short)w3[b].d, 0, 0, 0, 0));               \
-                const __m512 dx5 = _mm512_castps128_ps512(_mm_mul_ps(d4, _mm_set1_ps(h2f(xb[b].d))));     \
-                const __m512i xv = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)xb[b].qs)); \
-                __m512i q01, q23;                                                                         \
-                __mmask64 n01, n23;                                                                       \
-                NAME##_zpair(&w0[b], &w1[b], &q01, &n01);                                                 \
-                NAME##_zpair(&w2[b], &w3[b], &q23, &n23);                                                 \
-                const __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01,                     \
-                                                        _mm512_mask_sub_epi8(xv, n01, _mm512_setzero_si512(), xv)); \
-                const __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23,                     \
-                                                        _mm512_mask_sub_epi8(xv, n23, _mm512_setzero_si512(), xv)); \
-                a01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel01, dx5), _mm512_cvtepi32_ps(p01), a01);  \
-                a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(sel23, dx5), _mm512_cvtepi32_ps(p23), a23);  \
-            }                                                                                             \
-            y[r] = z_finish(_mm512_castps512_ps256(a01), 0.f);                                            \
-            y[r + 1] = z_finish(_mm512_extractf32x8_ps(a01, 1), 0.f);                                     \
-            y[r + 2] = z_finish(_mm512_castps512_ps256(a23), 0.f);                                        \
-            y[r + 3] = z_finish(_mm512_extractf32x8_ps(a23, 1), 0.f);                                     \
-        }                                                                                                 \
-    }                                                                                                     \
-    static void NAME##_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \
-                                size_t xs, int64_t m, float *y, int64_t ldy) {                            \
-        if (m != 1 || k % 32) {                                                                           \
-            const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                                    \
-            if (k % 32 == 0 && m > ZNM && r4 > r0 &&                                                      \
-                NAME##_zbig_u(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, xs, m, y, ldy)) { \
-                for (int64_t r = r4; r < r1; r++)                                                         \
-                    NAME##_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, m, y + r, ldy); \
-                return;                                                                                   \
-            }                                                                                             \
-            NAME##_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy);                                           \
+// Signed weights, m > 1 (one row goes to gemv_ymm.h): the offset form for m > ZNM, else (and
+// for activations holding -128) the sign-path tiles.
+#define ZGEMM_U(NAME)                                                                                      \
+    static void NAME##_zgemm_u(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \
+                               size_t xs, int64_t m, float *y, int64_t ldy) {                             \
+        const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                                        \
+        if (k % 32 == 0 && m > ZNM && r4 > r0 &&                                                          \
+            NAME##_zbig_u(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, xs, m, y, ldy)) { \
+            for (int64_t r = r4; r < r1; r++)                                                             \
+                NAME##_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, m, y + r, ldy); \
             return;                                                                                       \
         }                                                                                                 \
-        const int64_t r4 = r0 + (r1 - r0) / 4 * 4;                                                        \
-        NAME##_zgemv(k / 32, (const uint8_t *)wv, ws, r0, r4, (const uint8_t *)xv, y);                    \
-        for (int64_t r = r4; r < r1; r++)                                                                 \
-            NAME##_rows(1, k, (const uint8_t *)wv + (size_t)r * ws, ws, (const uint8_t *)xv, xs, 1, y + r, ldy); \
+        NAME##_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy);                                               \
     }
 
-// m == 1 on the zmm tiles only where measured faster than the 256-bit 4x1 tile.
-#define FL_ZM1_q4_1 0
-#define FL_ZM1_q5_1 0
-#define FL_ZM1_q4_0 0
-#define FL_ZM1_q5_0 0  // m == 1 goes to q5_0_zgemv (q5_0_zgemm_mv)
-#define FL_ZM1_q8_0 1
 #define FL_ZMIN(wv) ((wv).m)
 #define FL_ZXS(xb) h2f((xb)->s)
 ZGEN(q4_1, block_q4_1, block_q8_1, 1)
@@ -471,8 +357,8 @@ ZGEN(q4_0, block_q4_0, block_q8_0, 0)
 ZGEN(q5_0, block_q5_0, block_q8_0, 0)
 ZBIG_U(q5_0, block_q5_0, 16)
 ZBIG_U(q8_0, block_q8_0, 128)
-ZGEMV_S(q5_0, block_q5_0, 1)
-ZGEMV_S(q8_0, block_q8_0, 1)
+ZGEMM_U(q5_0)
+ZGEMM_U(q8_0)
 #undef FL_ZMIN
 #undef FL_ZXS
 

@@ -13,9 +13,6 @@
 #define FLINT_GEMM_ZMM_K_H
 
 #define ZK_NM 8
-#ifndef FL_ZK_PF
-#define FL_ZK_PF 1
-#endif
 
 // vpdpwssd as one instruction: clang's generic tuning otherwise splits it into vpmaddwd + vpaddd.
 FL_INLINE __m512i zk_dpwssd(__m512i acc, __m512i a, __m512i b) {
@@ -189,34 +186,6 @@ FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *con
 }
 
 #define ZKGEN(NAME, WB, ZW, PREP, DOT)                                                                     \
-    /* m == 1: 4 weight rows, two per zmm, unpacked in registers */                                       \
-    static void NAME##_zkgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r4,           \
-                              const uint8_t *X, float *y) {                                               \
-        const block_q8_K *xb = (const block_q8_K *)X;                                                     \
-        const size_t ahead = fl_pf_ahead(ws);                                                             \
-        for (int64_t r = r0; r < r4; r += 4) {                                                            \
-            const WB *w0 = (const WB *)(W + (size_t)r * ws), *w1 = (const WB *)((const uint8_t *)w0 + ws), \
-                     *w2 = (const WB *)((const uint8_t *)w1 + ws), *w3 = (const WB *)((const uint8_t *)w2 + ws); \
-            __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();                                  \
-            for (int64_t b = 0; b < nb; b++) {                                                            \
-                const block_q8_K *xp = &xb[b];                                                            \
-                if (FL_ZK_PF) { /* a few KB ahead (fl_pf_ahead), same block */                                        \
-                    const char *pf = (const char *)&w0[b] + ahead;                                       \
-                    FL_UNROLL for (int q_ = 0; q_ < 4; q_++)                                                        \
-                        for (size_t o_ = 0; o_ < sizeof(WB); o_ += 64) _mm_prefetch(pf + q_ * ws + o_, _MM_HINT_T0); \
-                }                                                                                         \
-                ZW p;                                                                                     \
-                PREP(&p, &w0[b], &w1[b]);                                                                 \
-                DOT(1, &p, &xp, &a01);                                                                    \
-                PREP(&p, &w2[b], &w3[b]);                                                                 \
-                DOT(1, &p, &xp, &a23);                                                                    \
-            }                                                                                             \
-            y[r] = z_finish(_mm512_castps512_ps256(a01), 0.f);                                            \
-            y[r + 1] = z_finish(_mm512_extractf32x8_ps(a01, 1), 0.f);                                     \
-            y[r + 2] = z_finish(_mm512_castps512_ps256(a23), 0.f);                                        \
-            y[r + 3] = z_finish(_mm512_extractf32x8_ps(a23, 1), 0.f);                                     \
-        }                                                                                                 \
-    }                                                                                                     \
     FL_INLINE void NAME##_zktile(const int nm, int64_t nb, const ZW *pw, const uint8_t *X, size_t xs,    \
                                  float *y, int64_t ldy) {                                                 \
         __m512 acc[2][ZK_NM];                                                                             \
@@ -269,11 +238,7 @@ FL_INLINE void zk6_tiled_dot(const int nm, const zk6_w *w, const block_q8_K *con
                               size_t xs, int64_t m, float *y, int64_t ldy) {                              \
         const uint8_t *W = (const uint8_t *)wv, *X = (const uint8_t *)xv;                                 \
         const int64_t nb = k / QK_K, r4 = r0 + (r1 - r0) / 4 * 4;                                         \
-        int done = 0;                                                                                     \
-        if (nb > 0 && r4 > r0) {                                                                          \
-            if (m == 1) { NAME##_zkgemv(nb, W, ws, r0, r4, X, y); done = 1; }                             \
-            else if (m > ZNM) done = NAME##_zkbig(nb, W, ws, r0, r4, X, xs, m, y, ldy);                   \
-        }                                                                                                 \
+        const int done = nb > 0 && r4 > r0 && m > ZNM && NAME##_zkbig(nb, W, ws, r0, r4, X, xs, m, y, ldy); \
         if (!done) { NAME##_gemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }                         \
         for (int64_t r = r4; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
     }

@@ -27,34 +27,6 @@ FL_INLINE __m512i zt_row_offsets(size_t ws) {
                               _mm512_set1_epi32((int)ws));
 }
 
-// m == 1: the block is unpacked and used at once; PF prefetches the next group's block.
-#ifndef FL_TGEMV_PF
-#define FL_TGEMV_PF 1
-#endif
-static void q4_1_tgemv(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r16, const uint8_t *X, float *y) {
-    const block_q8_1 *xb = (const block_q8_1 *)X;
-    const __m512i vidx = zt_row_offsets(ws);
-    for (int64_t r = r0; r < r16; r += 16) {
-        const uint8_t *w = W + (size_t)r * ws;
-        __m512 acc[8], s = _mm512_setzero_ps();
-        FL_UNROLL for (int l = 0; l < 8; l++) acc[l] = _mm512_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *wb = w + (size_t)b * sizeof(block_q4_1);
-            if (FL_TGEMV_PF)
-                FL_UNROLL for (int q = 0; q < 16; q++) _mm_prefetch((const char *)(wb + (size_t)(16 + q) * ws), _MM_HINT_T0);
-            zb_w pw;
-            q4_1_bpack(wb, ws, vidx, &pw);
-            const __m512 dd = _mm512_mul_ps(pw.d, _mm512_set1_ps(h2f(xb[b].d)));
-            FL_UNROLL for (int l = 0; l < 8; l++) {
-                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), pw.u[l], zb_bcast32(xb[b].qs + 4 * l));
-                acc[l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(p), acc[l]);
-            }
-            s = _mm512_fmadd_ps(pw.mn, _mm512_set1_ps(h2f(xb[b].s)), s);
-        }
-        _mm512_storeu_ps(y + r, zt_finish(acc, s));
-    }
-}
-
 // m > 1: each 16-row group is unpacked once into scratch (NAME##_bpack), then used by tiles
 // of ZT_NI activation rows: 8 * ZT_NI accumulators and ZT_NI scale vectors stay in registers.
 // The min term of Q4_1, an independent sum, runs in its own loop afterwards. The signed types
@@ -147,22 +119,8 @@ ZTGEN(q5_0, block_q5_0, block_q8_0, 16, 0)
 ZTGEN(q4_0, block_q4_0, block_q8_0, 8, 0)
 #undef FL_ZXS
 
-static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,
-                          size_t xs, int64_t m, float *y, int64_t ldy) {
-    const uint8_t *W = (const uint8_t *)wv, *X = (const uint8_t *)xv;
-    const int64_t r16 = r0 + (r1 - r0) / 16 * 16;  // 16-row groups on the transposed layout
-    if (k % 32 == 0 && r16 > r0) {
-        if (m == 1) q4_1_tgemv(k / 32, W, ws, r0, r16, X, y), r0 = r16;
-        else if (q4_1_tgemm(k / 32, W, ws, r0, r16, X, xs, m, y, ldy)) r0 = r16;
-    }
-    if (m != 1 || k % 32) { q4_1_zgemm(k, wv, ws, r0, r1, xv, xs, m, y, ldy); return; }
-    const int64_t r4 = r0 + (r1 - r0) / 4 * 4;
-    q4_1_zgemv(k / 32, W, ws, r0, r4, X, y);
-    for (int64_t r = r4; r < r1; r++) q4_1_rows(1, k, W + (size_t)r * ws, ws, X, xs, 1, y + r, ldy);
-}
-
-// The signed types, m > 1: whole 16-row groups on the transposed tiles, the rest (and m == 1,
-// and activations holding -128) on the pairwise kernels (FALLBACK).
+// m > 1 (one row goes to gemv_ymm.h): whole 16-row groups on the transposed tiles, the rest
+// (and the signed types' activations holding -128) on the pairwise kernels (FALLBACK).
 #define ZTMV(NAME, FALLBACK)                                                                               \
     static void NAME##_tgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \
                                 size_t xs, int64_t m, float *y, int64_t ldy) {                            \
@@ -172,8 +130,9 @@ static void q4_1_zgemm_mv(int64_t k, const void *wv, size_t ws, int64_t r0, int6
             r0 = r16;                                                                                     \
         if (r1 > r0) FALLBACK(k, wv, ws, r0, r1, xv, xs, m, y, ldy);                                      \
     }
-ZTMV(q8_0, q8_0_zgemm_mv)
-ZTMV(q5_0, q5_0_zgemm_mv)
+ZTMV(q4_1, q4_1_zgemm)
+ZTMV(q8_0, q8_0_zgemm_u)
+ZTMV(q5_0, q5_0_zgemm_u)
 ZTMV(q4_0, q4_0_zgemm)
 
 #endif

@@ -316,6 +316,7 @@ GEN(q5_K, block_q5_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q6_K, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 
+#include "gemv_ymm.h"
 #if !FL_AVX512
 #include "gemm_ymm.h"
 #include "gemm_ymm_k.h"
@@ -325,6 +326,15 @@ GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 #include "gemm_zmm_k.h"
 #include "gemm_zmm_b.h"
 #include "gemm_zmm_t.h"
+// One activation row on gemv_ymm.h's sequential GEMV, more on the zmm tiles.
+YMV1(q4_0, QK4_0, q4_0_tgemm_mv)
+YMV1(q4_1, QK4_1, q4_1_tgemm_mv)
+YMV1(q5_0, QK5_0, q5_0_tgemm_mv)
+YMV1(q8_0, QK8_0, q8_0_tgemm_mv)
+YMV1(q4_K, QK_K, q4_K_zkgemm)
+YMV1(q4_K_gemm4, QK_K, q4_K_gemm4_zkgemm)
+YMV1(q6_K, QK_K, q6_K_zkgemm)
+YMV1(q6_K_tiled, QK_K, q6_K_tiled_zkgemm)
 #endif
 
 void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
@@ -344,7 +354,7 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     SET(FL_SLOT_Q6_K_TILED, q6_K_tiled);
 #undef SET
 #if !FL_AVX512
-    // GEMV with prefetch for one activation row, transposed 8-row tiles for more (gemm_ymm.h).
+    // One activation row: gemv_ymm.h; more: the transposed 8-row tiles (gemm_ymm.h, gemm_ymm_k.h).
     t->k[FLINT_TYPE_Q4_0].gemm = q4_0_ygemm;
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_ygemm;
     t->k[FLINT_TYPE_Q5_0].gemm = q5_0_ygemm;
@@ -355,18 +365,18 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     t->k[FL_SLOT_Q6_K_TILED].gemm = q6_K_tiled_ykgemm;
 #endif
 #if FL_AVX512
-    // 16-row transposed tiles (gemm_zmm_t.h; Q4_1 for every m, the signed types for m > 1)
-    // and 4 x 8 tiles on zmm pairs of weight rows (gemm_zmm.h) for the rest; vec_dot stays
-    // the 1x1 tile.
-    t->k[FLINT_TYPE_Q4_0].gemm = q4_0_tgemm_mv;
-    t->k[FLINT_TYPE_Q4_1].gemm = q4_1_zgemm_mv;
-    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_tgemm_mv;
+    // One activation row: gemv_ymm.h. More: 16-row transposed tiles (gemm_zmm_t.h) and 4 x 8
+    // tiles on zmm pairs of weight rows (gemm_zmm.h) for the rest; K-quants on gemm_zmm_k.h;
+    // vec_dot stays the 1x1 tile.
+    t->k[FLINT_TYPE_Q4_0].gemm = q4_0_mv1;
+    t->k[FLINT_TYPE_Q4_1].gemm = q4_1_mv1;
+    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_mv1;
     t->k[FLINT_TYPE_Q5_1].gemm = q5_1_zgemm;
-    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_tgemm_mv;
-    t->k[FLINT_TYPE_Q4_K].gemm = q4_K_zkgemm;  // gemm_zmm_k.h: m == 1 and m > 8
-    t->k[FL_SLOT_Q4_K_GEMM4].gemm = q4_K_gemm4_zkgemm;
-    t->k[FLINT_TYPE_Q6_K].gemm = q6_K_zkgemm;
-    t->k[FL_SLOT_Q6_K_TILED].gemm = q6_K_tiled_zkgemm;
+    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_mv1;
+    t->k[FLINT_TYPE_Q4_K].gemm = q4_K_mv1;  // gemm_zmm_k.h: m > 8
+    t->k[FL_SLOT_Q4_K_GEMM4].gemm = q4_K_gemm4_mv1;
+    t->k[FLINT_TYPE_Q6_K].gemm = q6_K_mv1;
+    t->k[FL_SLOT_Q6_K_TILED].gemm = q6_K_tiled_mv1;
 #endif
 }
 
