@@ -147,13 +147,15 @@ FL_INLINE __m256i yt_bcast(const int8_t *p) { return _mm256_set1_epi32(y_ld32((c
                         acc[i][j] = _mm256_fmadd_ps(dd[i], _mm256_cvtepi32_ps(DOT(&pw[b], l, xb->qs + 4 * l, nc + ((i * nb + b) * 8 + l))), acc[i][j]); \
                     }                                                                                    \
                 }                                                                                        \
-                if (HAS_MIN && h == 0)                                                                   \
-                    FL_UNROLL for (int i = 0; i < ni; i++)                                               \
-                        s[i] = _mm256_fmadd_ps(MIN(&pw[b]), _mm256_set1_ps(sx[i * nb + b]), s[i]);       \
             }                                                                                            \
             FL_UNROLL for (int i = 0; i < ni; i++)                                                       \
                 FL_UNROLL for (int j = 0; j < 4; j++) lanes[i][4 * h + j] = acc[i][j];                   \
         }                                                                                                \
+        /* the min term, an independent sum, in its own loop (registers) */                             \
+        if (HAS_MIN)                                                                                     \
+            for (int64_t b = 0; b < nb; b++)                                                             \
+                FL_UNROLL for (int i = 0; i < ni; i++)                                                   \
+                    s[i] = _mm256_fmadd_ps(MIN(&pw[b]), _mm256_set1_ps(sx[i * nb + b]), s[i]);           \
         FL_UNROLL for (int i = 0; i < ni; i++) _mm256_storeu_ps(y + i * ldy, yt_finish(lanes[i], s[i]));   \
     }
 #define YT_DOT_U(w, l, xq, c) dot_us8((w)->u[l], yt_bcast(xq))
