@@ -122,45 +122,45 @@ FL_INLINE __m256 yt_finish(const __m256 acc[8], __m256 s) {
 
 FL_INLINE __m256i yt_bcast(const int8_t *p) { return _mm256_set1_epi32(y_ld32((const uint8_t *)p)); }
 
-// NI (1 or 2) activation rows (xs apart; dx, sx their block scales, nb apart) against a
-// packed 8-row group: y[i * ldy + 0..7]. The 8 lanes are done in two passes of 4, so that
-// 2 rows x 4 lanes of accumulators stay in registers and every weight vector loaded serves
-// both rows. DOT(w, l, x, c): lane l's integer sums for activation bytes x (c: OFF times their
-// sum, for the unsigned forms of signed types); MIN(w): the min term's weight vector
+// One activation row (dx, sx, nc: its block scales and sums) against G (1 or 2) packed 8-row
+// groups (pw[g * nb + b]): y[g * 8 + 0..7]. The 8 lanes are done in two passes of 4, so that
+// 2 groups x 4 lanes of accumulators stay in registers and every broadcast activation dword
+// serves both groups (on Zen 4 the broadcast takes a vector ALU slot like the arithmetic).
+// DOT(w, l, xv, c): lane l's integer sums for the broadcast activation dword xv (c: OFF times
+// its byte sum, for the unsigned forms of signed types); MIN(w): the min term's weight vector
 // (HAS_MIN: Q4_1).
-#define YTILE(NAME, YW, XB, DOT, HAS_MIN, MIN)                                                                     \
-    FL_INLINE void NAME##_ytile(const int ni, int64_t nb, const YW *pw, const uint8_t *x, size_t xs,    \
-                                const float *dx, const float *sx, const int32_t *nc, float *y, int64_t ldy) { \
+#define YTILE(NAME, YW, XB, DOT, HAS_MIN, MIN)                                                            \
+    FL_INLINE void NAME##_ytile(const int g, int64_t nb, const YW *pw, const XB *x, const float *dx,    \
+                                const float *sx, const int32_t *nc, float *y) {                          \
         __m256 lanes[2][8], s[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                           \
         (void)nc;                                                                                        \
         FL_UNROLL for (int h = 0; h < 2; h++) {                                                          \
             __m256 acc[2][4];                                                                            \
-            FL_UNROLL for (int i = 0; i < ni; i++)                                                       \
-                FL_UNROLL for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();                   \
+            FL_UNROLL for (int q = 0; q < g; q++)                                                        \
+                FL_UNROLL for (int j = 0; j < 4; j++) acc[q][j] = _mm256_setzero_ps();                   \
             for (int64_t b = 0; b < nb; b++) {                                                           \
                 __m256 dd[2];                                                                            \
-                FL_UNROLL for (int i = 0; i < ni; i++) dd[i] = _mm256_mul_ps(pw[b].d, _mm256_set1_ps(dx[i * nb + b])); \
+                FL_UNROLL for (int q = 0; q < g; q++) dd[q] = _mm256_mul_ps(pw[q * nb + b].d, _mm256_set1_ps(dx[b])); \
                 FL_UNROLL for (int j = 0; j < 4; j++) {                                                  \
                     const int l = 4 * h + j;                                                             \
-                    FL_UNROLL for (int i = 0; i < ni; i++) {                                             \
-                        const XB *xb = (const XB *)(x + (size_t)i * xs) + b;                             \
-                        acc[i][j] = _mm256_fmadd_ps(dd[i], _mm256_cvtepi32_ps(DOT(&pw[b], l, xb->qs + 4 * l, nc + ((i * nb + b) * 8 + l))), acc[i][j]); \
-                    }                                                                                    \
+                    const __m256i xv = yt_bcast(x[b].qs + 4 * l);                                        \
+                    FL_UNROLL for (int q = 0; q < g; q++)                                                \
+                        acc[q][j] = _mm256_fmadd_ps(dd[q], _mm256_cvtepi32_ps(DOT(&pw[q * nb + b], l, xv, nc + b * 8 + l)), acc[q][j]); \
                 }                                                                                        \
             }                                                                                            \
-            FL_UNROLL for (int i = 0; i < ni; i++)                                                       \
-                FL_UNROLL for (int j = 0; j < 4; j++) lanes[i][4 * h + j] = acc[i][j];                   \
+            FL_UNROLL for (int q = 0; q < g; q++)                                                        \
+                FL_UNROLL for (int j = 0; j < 4; j++) lanes[q][4 * h + j] = acc[q][j];                   \
         }                                                                                                \
         /* the min term, an independent sum, in its own loop (registers) */                             \
         if (HAS_MIN)                                                                                     \
             for (int64_t b = 0; b < nb; b++)                                                             \
-                FL_UNROLL for (int i = 0; i < ni; i++)                                                   \
-                    s[i] = _mm256_fmadd_ps(MIN(&pw[b]), _mm256_set1_ps(sx[i * nb + b]), s[i]);           \
-        FL_UNROLL for (int i = 0; i < ni; i++) _mm256_storeu_ps(y + i * ldy, yt_finish(lanes[i], s[i]));   \
+                FL_UNROLL for (int q = 0; q < g; q++)                                                    \
+                    s[q] = _mm256_fmadd_ps(MIN(&pw[q * nb + b]), _mm256_set1_ps(sx[b]), s[q]);           \
+        FL_UNROLL for (int q = 0; q < g; q++) _mm256_storeu_ps(y + 8 * q, yt_finish(lanes[q], s[q]));    \
     }
-#define YT_DOT_U(w, l, xq, c) dot_us8((w)->u[l], yt_bcast(xq))
-#define YT_DOT_O(w, l, xq, c) _mm256_sub_epi32(dot_us8((w)->u[l], yt_bcast(xq)), _mm256_set1_epi32(*(c)))
-#define YT_DOT_S(w, l, xq, c) dot_us8((w)->a[l], _mm256_sign_epi8(yt_bcast(xq), (w)->q[l]))
+#define YT_DOT_U(w, l, xv, c) dot_us8((w)->u[l], xv)
+#define YT_DOT_O(w, l, xv, c) _mm256_sub_epi32(dot_us8((w)->u[l], xv), _mm256_set1_epi32(*(c)))
+#define YT_DOT_S(w, l, xv, c) dot_us8((w)->a[l], _mm256_sign_epi8(xv, (w)->q[l]))
 #define YT_MIN_U(w) ((w)->mn)
 #define YT_MIN_S(w) _mm256_setzero_ps()
 YTILE(q4_1, yt_wu, block_q8_1, YT_DOT_U, 1, YT_MIN_U)
@@ -192,7 +192,7 @@ FL_INLINE void y_scales_q8_0(int64_t m, int64_t nb, const uint8_t *X, size_t xs,
     static int NAME##_ytgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r8,           \
                              const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {            \
         float *dx = (float *)fl_scratch(0, sizeof(float) * 2 * (size_t)(m * nb));                        \
-        YW *pw = (YW *)fl_scratch(1, sizeof(YW) * (size_t)nb);                                           \
+        YW *pw = (YW *)fl_scratch(1, sizeof(YW) * 2 * (size_t)nb);                                       \
         if (!dx || !pw) return 0;                                                                        \
         float *sx = dx + m * nb;                                                                         \
         XSCALES(m, nb, X, xs, dx, sx);                                                                   \
@@ -207,18 +207,24 @@ FL_INLINE void y_scales_q8_0(int64_t m, int64_t nb, const uint8_t *X, size_t xs,
                     _mm256_storeu_si256((__m256i *)(nc + (i * nb + b) * 8), yv_lane_sums(xb[b].qs, (OFF))); \
             }                                                                                            \
         }                                                                                                \
-        for (int64_t r = r0; r < r8; r += 8) {                                                           \
-            const uint8_t *w = W + (size_t)r * ws;                                                       \
-            for (int64_t b = 0; b < nb; b++) {                                                           \
-                const uint8_t *wb = w + (size_t)b * sizeof(WB);                                          \
-                if (((uintptr_t)wb & 63) < sizeof(WB)) /* the next group's lines */                      \
-                    FL_UNROLL for (int q = 0; q < 8; q++) _mm_prefetch((const char *)(wb + (size_t)(8 + q) * ws), _MM_HINT_T0); \
-                NAME##_ypack(wb, ws, &pw[b]);                                                            \
+        for (int64_t r = r0; r < r8;) {                                                                  \
+            const int g = r + 16 <= r8 ? 2 : 1; /* 16 rows where they are, then 8 */                     \
+            for (int q = 0; q < g; q++) {                                                                \
+                const uint8_t *w = W + (size_t)(r + 8 * q) * ws;                                         \
+                for (int64_t b = 0; b < nb; b++) {                                                       \
+                    const uint8_t *wb = w + (size_t)b * sizeof(WB);                                      \
+                    if (((uintptr_t)wb & 63) < sizeof(WB)) /* the next group's lines */                  \
+                        FL_UNROLL for (int k = 0; k < 8; k++) _mm_prefetch((const char *)(wb + (size_t)(8 * g + k) * ws), _MM_HINT_T0); \
+                    NAME##_ypack(wb, ws, &pw[q * nb + b]);                                               \
+                }                                                                                        \
             }                                                                                            \
-            int64_t i = 0;                                                                               \
-            for (; i + 2 <= m; i += 2)                                                                   \
-                NAME##_ytile(2, nb, pw, X + (size_t)i * xs, xs, dx + i * nb, sx + i * nb, (OFF) ? nc + i * nb * 8 : NULL, y + i * ldy + r, ldy); \
-            if (i < m) NAME##_ytile(1, nb, pw, X + (size_t)i * xs, xs, dx + i * nb, sx + i * nb, (OFF) ? nc + i * nb * 8 : NULL, y + i * ldy + r, ldy); \
+            for (int64_t i = 0; i < m; i++) {                                                            \
+                const XB *xi = (const XB *)(X + (size_t)i * xs);                                         \
+                const int32_t *ci = (OFF) ? nc + i * nb * 8 : NULL;                                      \
+                if (g == 2) NAME##_ytile(2, nb, pw, xi, dx + i * nb, sx + i * nb, ci, y + i * ldy + r);  \
+                else NAME##_ytile(1, nb, pw, xi, dx + i * nb, sx + i * nb, ci, y + i * ldy + r);         \
+            }                                                                                            \
+            r += 8 * g;                                                                                  \
         }                                                                                                \
         return 1;                                                                                        \
     }                                                                                                    \
