@@ -189,9 +189,10 @@ static inline void kqv_lanes8(__m256 t[8], const float *w, const uint16_t *v_cac
 // step of R16. Same bits as kqv_accumulate + kqv_finish with 16 lanes.
 static int kqv_prompt_avx2(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots, int64_t slot_elems,
                            int64_t head_offset, int32_t first, int32_t last, int32_t head_dim) {
-    // Each pass reads 16 bytes of every value row; for larger heads the in-memory
-    // accumulators of kqv_accumulate read each row once (as the AVX-512 form decides).
-    if (head_dim & 7 || head_dim > 128) return 0;
+    // Each pass reads 16 bytes of every value row; past 64 dimensions the in-memory
+    // accumulators of kqv_accumulate, which read each row once, measured faster (and for
+    // decoding rows at every head size, so this path has no decode form).
+    if (head_dim & 7 || head_dim > 64) return 0;
     const int32_t g0 = first & ~15;
     for (int32_t d = 0; d < head_dim; d += 8) {
         __m256 lo[8], hi[8];
@@ -199,32 +200,6 @@ static int kqv_prompt_avx2(float *out, const float *w, const uint16_t *v_cache, 
         kqv_lanes8(hi, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 8, 16, d);
         FL_UNROLL for (int l = 0; l < 8; l++) lo[l] = _mm256_add_ps(lo[l], hi[l]);
         _mm256_storeu_ps(out + d, r16_lanes(lo));
-    }
-    return 1;
-}
-
-// The one-row KQV (64 lanes: key j to lane j % 64; lanes 16a..16a+15 the one-row kernel's
-// accumulator a) with the finish, 8 head dimensions at a time: each group of 8 lanes in a
-// pass over the rounds of 64 keys, the four accumulators of a lane combined as
-// (0 + 2) + (1 + 3), then R16 over the lanes. Same bits as kqv_accumulate + kqv_finish with
-// 64 lanes.
-static int kqv_decode_avx2(float *out, const float *w, const uint16_t *v_cache, const int32_t *slots, int64_t slot_elems,
-                           int64_t head_offset, int32_t first, int32_t last, int32_t head_dim) {
-    if (head_dim & 7) return 0;
-    const int32_t g0 = first & ~63;
-    for (int32_t d = 0; d < head_dim; d += 8) {
-        __m256 s[2][8];
-        FL_UNROLL for (int h = 0; h < 2; h++) {
-            __m256 t0[8], t1[8], t2[8], t3[8];
-            kqv_lanes8(t0, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 8 * h, 64, d);
-            kqv_lanes8(t2, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 32 + 8 * h, 64, d);
-            FL_UNROLL for (int l = 0; l < 8; l++) t0[l] = _mm256_add_ps(t0[l], t2[l]);
-            kqv_lanes8(t1, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 16 + 8 * h, 64, d);
-            kqv_lanes8(t3, w, v_cache, slots, slot_elems, head_offset, first, last, g0 + 48 + 8 * h, 64, d);
-            FL_UNROLL for (int l = 0; l < 8; l++) s[h][l] = _mm256_add_ps(t0[l], _mm256_add_ps(t1[l], t3[l]));
-        }
-        FL_UNROLL for (int l = 0; l < 8; l++) s[0][l] = _mm256_add_ps(s[0][l], s[1][l]);
-        _mm256_storeu_ps(out + d, r16_lanes(s[0]));
     }
     return 1;
 }
@@ -248,7 +223,7 @@ static void round_f16_avx2(float *dst, const float *src, float scale, int32_t n)
 
 void fl_attention_fill_avx2(fl_isa_table *t) {
     t->attn = (fl_attention_ops){scores_avx2, softmax_avx2, kqv_accumulate_avx2, kqv_finish_avx2,
-                                 round_f16_avx2, store_f16_avx2, kqv_prompt_avx2, kqv_decode_avx2};
+                                 round_f16_avx2, store_f16_avx2, kqv_prompt_avx2, NULL};
 }
 
 #pragma clang attribute pop
