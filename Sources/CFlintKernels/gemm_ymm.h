@@ -3,23 +3,25 @@
 // (included by simd_impl.h for the 256-bit-only paths).
 //
 // Per (weight row, activation row) pair the arithmetic is exactly vec_dot's (simd_impl.h's
-// step functions): lane l (0..7) of p is the sum of the 4 products of bytes 4l..4l+3 (unsigned
-// weights x signed activations for Q4_1; |q| x sign(x, q) for Q8_0, vpsignb's wrap included;
-// for Q4_0 / Q5_0 sum(u * x) - OFF * sum(x) with u = q + OFF, the same integer wherever no
-// activation byte is -128, which is checked per call (those calls take the generic tiles)),
-// acc_l = fma(d_w * d_x, float(p_l), acc_l) with the scale product rounded once,
+// step functions): lane l (0..7) of p is the integer sum of the 4 products of elements
+// 4l..4l+3, acc_l = fma(d_w * d_x, float(p_l), acc_l) with the scale product rounded once,
 // Q4_1's min term s = fma(m_w, s_x, s) in its own sum, then acc_finish()'s reduction
-// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s. Hence bit-identical to vec_dot for
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s. The tiles form p_l from i16 operands
+// (two vpmaddwd and an add) where vec_dot uses vpmaddubsw / vpmaddwd with the sign trick for
+// signed weights: the same integer wherever no activation byte is -128 (vpsignb's wrap), which
+// is checked per call (those calls take the generic tiles). Hence bit-identical to vec_dot for
 // every m, row range and thread split.
 //
-// Transposed layout (m > 1): for a group of 8 weight rows and one block, ymm u[l] holds in
-// dword r the bytes 4l..4l+3 of row r's unpacked block, so one broadcast activation dword
-// advances all 8 rows: 8 accumulators (one per lane l) hold lane l of 8 rows, a scale
-// product d_w * d_x is one multiply for 8 rows, and there is no horizontal reduction until
-// the end. The packing (an 8 x 4 dword transpose per 16 bytes) is done once per group and
-// block in per-thread scratch and reused by every activation row. On a 2-core Zen 4 (one
-// thread, k = 896, 4864 rows, m = 256): Q4_1 ~60 GMAC/s, Q5_0 ~50 (the unsigned form; 45 with
-// the sign trick), against ~100 for the AVX-512 tiles.
+// Transposed layout (m > 1): for a group of 8 weight rows and one block, ymm e[l] holds in
+// dword r the elements 4l and 4l+2 of row r as i16, o[l] the elements 4l+1 and 4l+3, so one
+// pair of broadcast activation dwords advances all 8 rows: 8 accumulators (one per lane l) hold
+// lane l of 8 rows, a scale product d_w * d_x is one multiply for 8 rows, and there is no
+// horizontal reduction until the end. The packing (an 8 x 4 dword transpose per 16 bytes,
+// widened) is done once per group and block in per-thread scratch and reused by every
+// activation row. The i16 form costs two vpmaddwd per lane where the byte form costs
+// vpmaddubsw + vpmaddwd, and one vpsignb more for signed weights; on Zen 4 these and the FMA
+// share two pipes, so it saves a third of those for Q8_0. On a 2-core Zen 4 (one thread,
+// k = 640, 16384 rows, m = 32): Q8_0 37 -> 52 GMAC/s, Q5_0 46 -> 53, Q4_0 49 -> 55.
 #ifndef FLINT_GEMM_YMM_H
 #define FLINT_GEMM_YMM_H
 
@@ -71,8 +73,20 @@ FL_INLINE __m256i yt_q5_bits(__m256i qh, int j) {
     return _mm256_slli_epi32(s, 4);
 }
 
-typedef struct { __m256i u[8]; __m256 d, mn; } yt_wu;       // unsigned weights (Q4_1 with its min)
-typedef struct { __m256i a[8], q[8]; __m256 d; } yt_ws;     // signed weights: |q| and q (Q8_0)
+// A packed 8-row block. Q4_1 (unsigned weights): u[l] dword r = bytes 4l..4l+3 of row r, for
+// vpmaddubsw; d and the min mn per row.
+typedef struct { __m256i u[8]; __m256 d, mn; } yt_wu;
+// Signed weights in i16: e[l] dword r = elements (4l, 4l+2) of row r, o[l] = (4l+1, 4l+3), so
+// lane l's 4 products are madd(e[l], x even) + madd(o[l], x odd).
+typedef struct { __m256i e[8], o[8]; __m256 d; } yt_w16;
+
+// signed bytes b[l] (dword r = bytes 4l..4l+3 of row r) -> the i16 form
+FL_INLINE void yt_widen(const __m256i b[8], yt_w16 *o) {
+    FL_UNROLL for (int l = 0; l < 8; l++) {
+        o->e[l] = _mm256_srai_epi16(_mm256_slli_epi16(b[l], 8), 8);
+        o->o[l] = _mm256_srai_epi16(b[l], 8);
+    }
+}
 
 FL_INLINE void q4_1_ypack(const uint8_t *w, size_t ws, yt_wu *o) {
     __m256i t[4];
@@ -82,37 +96,35 @@ FL_INLINE void q4_1_ypack(const uint8_t *w, size_t ws, yt_wu *o) {
     o->d = yt_h2f(dm, 0);
     o->mn = yt_h2f(dm, 1);
 }
-
-// Q4_0 and Q5_0 in the unsigned form u = q + OFF (OFF = 8, 16); the tiles subtract OFF times
-// the activation sums (YT_DOT_O).
-FL_INLINE void q4_0_ypack(const uint8_t *w, size_t ws, yt_wu *o) {
-    __m256i t[4];
+FL_INLINE void q4_0_ypack(const uint8_t *w, size_t ws, yt_w16 *o) {
+    __m256i t[4], u[8];
     yt_load16(w + offsetof(block_q4_0, qs), ws, t);
-    yt_nibbles(t, o->u);
+    yt_nibbles(t, u);
+    FL_UNROLL for (int l = 0; l < 8; l++) u[l] = _mm256_sub_epi8(u[l], _mm256_set1_epi8(8));
+    yt_widen(u, o);
     o->d = yt_h2f(yt_dword8(w, ws), 0);
-    o->mn = _mm256_setzero_ps();
 }
-FL_INLINE void q5_0_ypack(const uint8_t *w, size_t ws, yt_wu *o) {
-    __m256i t[4];
+FL_INLINE void q5_0_ypack(const uint8_t *w, size_t ws, yt_w16 *o) {
+    __m256i t[4], u[8];
     yt_load16(w + offsetof(block_q5_0, qs), ws, t);
-    yt_nibbles(t, o->u);
+    yt_nibbles(t, u);
     const __m256i qh = yt_dword8(w + offsetof(block_q5_0, qh), ws);
-    FL_UNROLL for (int l = 0; l < 8; l++) o->u[l] = _mm256_or_si256(o->u[l], yt_q5_bits(qh, l));
+    FL_UNROLL for (int l = 0; l < 8; l++)
+        u[l] = _mm256_sub_epi8(_mm256_or_si256(u[l], yt_q5_bits(qh, l)), _mm256_set1_epi8(16));
+    yt_widen(u, o);
     o->d = yt_h2f(yt_dword8(w, ws), 0);
-    o->mn = _mm256_setzero_ps();
 }
-FL_INLINE void q8_0_ypack(const uint8_t *w, size_t ws, yt_ws *o) {
+FL_INLINE void q8_0_ypack(const uint8_t *w, size_t ws, yt_w16 *o) {
     __m256i q[8];
     yt_load16(w + offsetof(block_q8_0, qs), ws, q);
     yt_load16(w + offsetof(block_q8_0, qs) + 16, ws, q + 4);
-    FL_UNROLL for (int l = 0; l < 8; l++) {
-        o->q[l] = q[l];
-        o->a[l] = _mm256_sign_epi8(q[l], q[l]);
-    }
+    yt_widen(q, o);
     o->d = yt_h2f(yt_dword8(w, ws), 0);
 }
 
-// ---- the transposed tiles
+// ---- the transposed tile
+
+FL_INLINE __m256i yt_bcast(const int8_t *p) { return _mm256_set1_epi32(y_ld32((const uint8_t *)p)); }
 
 FL_INLINE __m256 yt_finish(const __m256 acc[8], __m256 s) {
     const __m256 t0 = _mm256_add_ps(acc[0], acc[4]), t1 = _mm256_add_ps(acc[1], acc[5]);
@@ -120,133 +132,128 @@ FL_INLINE __m256 yt_finish(const __m256 acc[8], __m256 s) {
     return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)), s);
 }
 
-FL_INLINE __m256i yt_bcast(const int8_t *p) { return _mm256_set1_epi32(y_ld32((const uint8_t *)p)); }
-
-// One activation row (dx, sx, nc: its block scales and sums) against G (1 or 2) packed 8-row
-// groups (pw[g * nb + b]): y[g * 8 + 0..7]. The 8 lanes are done in two passes of 4, so that
-// 2 groups x 4 lanes of accumulators stay in registers and every broadcast activation dword
-// serves both groups (on Zen 4 the broadcast takes a vector ALU slot like the arithmetic).
-// DOT(w, l, xv, c): lane l's integer sums for the broadcast activation dword xv (c: OFF times
-// its byte sum, for the unsigned forms of signed types); MIN(w): the min term's weight vector
-// (HAS_MIN: Q4_1).
-#define YTILE(NAME, YW, XB, DOT, HAS_MIN, MIN)                                                            \
-    FL_INLINE void NAME##_ytile(const int g, int64_t nb, const YW *pw, const XB *x, const float *dx,    \
-                                const float *sx, const int32_t *nc, float *y) {                          \
-        __m256 lanes[2][8], s[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                           \
-        (void)nc;                                                                                        \
-        FL_UNROLL for (int h = 0; h < 2; h++) {                                                          \
-            __m256 acc[2][4];                                                                            \
-            FL_UNROLL for (int q = 0; q < g; q++)                                                        \
-                FL_UNROLL for (int j = 0; j < 4; j++) acc[q][j] = _mm256_setzero_ps();                   \
-            for (int64_t b = 0; b < nb; b++) {                                                           \
-                __m256 dd[2];                                                                            \
+// One activation row against G (1 or 2) packed 8-row groups (pw[g * nb + b]): y[g * 8 + 0..7].
+// The 8 lanes are done in two passes of 4, so that 2 groups x 4 lanes of accumulators stay in
+// registers and every broadcast activation dword serves both groups (on Zen 4 the broadcast
+// takes a vector ALU slot like the arithmetic). x: the row's blocks; xe: the same bytes as i16
+// (per block even elements then odd ones, 16 dwords; signed types); dx, sx: its block scales
+// and sums. BCAST(x, xe, b, l, v): lane l's activation operands v[0..1]; DOT(w, l, v): lane l's
+// integer sums for 8 rows; MIN(w, s_x, s): Q4_1's min term, an independent sum, in its own loop
+// (nothing for the others).
+#define YTILE(NAME, YW, XB, BCAST, DOT, MIN)                                                           \
+    FL_INLINE void NAME(const int g, int64_t nb, const YW *pw, const XB *x, const __m256i *xe,             \
+                        const float *dx, const float *sx, float *y) {                                     \
+        (void)x, (void)xe, (void)sx;                                                                      \
+        __m256 lanes[2][8], s[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                            \
+        FL_UNROLL for (int h = 0; h < 2; h++) {                                                           \
+            __m256 acc[2][4];                                                                             \
+            FL_UNROLL for (int q = 0; q < g; q++)                                                         \
+                FL_UNROLL for (int j = 0; j < 4; j++) acc[q][j] = _mm256_setzero_ps();                    \
+            for (int64_t b = 0; b < nb; b++) {                                                            \
+                __m256 dd[2];                                                                             \
                 FL_UNROLL for (int q = 0; q < g; q++) dd[q] = _mm256_mul_ps(pw[q * nb + b].d, _mm256_set1_ps(dx[b])); \
-                FL_UNROLL for (int j = 0; j < 4; j++) {                                                  \
-                    const int l = 4 * h + j;                                                             \
-                    const __m256i xv = yt_bcast(x[b].qs + 4 * l);                                        \
-                    FL_UNROLL for (int q = 0; q < g; q++)                                                \
-                        acc[q][j] = _mm256_fmadd_ps(dd[q], _mm256_cvtepi32_ps(DOT(&pw[q * nb + b], l, xv, nc + b * 8 + l)), acc[q][j]); \
-                }                                                                                        \
-            }                                                                                            \
-            FL_UNROLL for (int q = 0; q < g; q++)                                                        \
-                FL_UNROLL for (int j = 0; j < 4; j++) lanes[q][4 * h + j] = acc[q][j];                   \
-        }                                                                                                \
-        /* the min term, an independent sum, in its own loop (registers) */                             \
-        if (HAS_MIN)                                                                                     \
-            for (int64_t b = 0; b < nb; b++)                                                             \
-                FL_UNROLL for (int q = 0; q < g; q++)                                                    \
-                    s[q] = _mm256_fmadd_ps(MIN(&pw[q * nb + b]), _mm256_set1_ps(sx[b]), s[q]);           \
-        FL_UNROLL for (int q = 0; q < g; q++) _mm256_storeu_ps(y + 8 * q, yt_finish(lanes[q], s[q]));    \
+                FL_UNROLL for (int j = 0; j < 4; j++) {                                                   \
+                    const int l = 4 * h + j;                                                              \
+                    __m256i v[2];                                                                         \
+                    BCAST(x, xe, b, l, v);                                                                \
+                    FL_UNROLL for (int q = 0; q < g; q++)                                                 \
+                        acc[q][j] = _mm256_fmadd_ps(dd[q], _mm256_cvtepi32_ps(DOT(&pw[q * nb + b], l, v)), acc[q][j]); \
+                }                                                                                         \
+            }                                                                                             \
+            FL_UNROLL for (int q = 0; q < g; q++)                                                         \
+                FL_UNROLL for (int j = 0; j < 4; j++) lanes[q][4 * h + j] = acc[q][j];                    \
+        }                                                                                                 \
+        for (int64_t b = 0; b < nb; b++)                                                                  \
+            FL_UNROLL for (int q = 0; q < g; q++) s[q] = MIN(&pw[q * nb + b], sx[b], s[q]);               \
+        FL_UNROLL for (int q = 0; q < g; q++) _mm256_storeu_ps(y + 8 * q, yt_finish(lanes[q], s[q]));     \
     }
-#define YT_DOT_U(w, l, xv, c) dot_us8((w)->u[l], xv)
-#define YT_DOT_O(w, l, xv, c) _mm256_sub_epi32(dot_us8((w)->u[l], xv), _mm256_set1_epi32(*(c)))
-#define YT_DOT_S(w, l, xv, c) dot_us8((w)->a[l], _mm256_sign_epi8(xv, (w)->q[l]))
-#define YT_MIN_U(w) ((w)->mn)
-#define YT_MIN_S(w) _mm256_setzero_ps()
-YTILE(q4_1, yt_wu, block_q8_1, YT_DOT_U, 1, YT_MIN_U)
-YTILE(q4_0, yt_wu, block_q8_0, YT_DOT_O, 0, YT_MIN_S)
-YTILE(q5_0, yt_wu, block_q8_0, YT_DOT_O, 0, YT_MIN_S)
-YTILE(q8_0, yt_ws, block_q8_0, YT_DOT_S, 0, YT_MIN_S)
+#define YT_BCAST_U8(x, xe, b, l, v) (v[0] = yt_bcast(x[b].qs + 4 * l), v[1] = v[0])
+#define YT_DOT_U8(w, l, v) dot_us8((w)->u[l], v[0])
+#define YT_BCAST_16(x, xe, b, l, v) \
+    (v[0] = _mm256_set1_epi32(((const int32_t *)(xe + 2 * b))[l]), v[1] = _mm256_set1_epi32(((const int32_t *)(xe + 2 * b))[8 + l]))
+#define YT_DOT_16(w, l, v) _mm256_add_epi32(_mm256_madd_epi16((w)->e[l], v[0]), _mm256_madd_epi16((w)->o[l], v[1]))
+#define YT_MIN_Q4_1(w, sxb, s) _mm256_fmadd_ps((w)->mn, _mm256_set1_ps(sxb), s)
+#define YT_MIN_NONE(w, sxb, s) (s)
+YTILE(q4_1_ytile, yt_wu, block_q8_1, YT_BCAST_U8, YT_DOT_U8, YT_MIN_Q4_1)
+YTILE(yt_tile16, yt_w16, block_q8_0, YT_BCAST_16, YT_DOT_16, YT_MIN_NONE)
 
 // ---- entry points
 
-// The activation rows' block scales as floats, [i * nb + b] (sx: Q8_1's s; unused otherwise).
-FL_INLINE void y_scales_q8_1(int64_t m, int64_t nb, const uint8_t *X, size_t xs, float *dx, float *sx) {
-    for (int64_t i = 0; i < m; i++) {
-        const block_q8_1 *xb = (const block_q8_1 *)(X + (size_t)i * xs);
-        for (int64_t b = 0; b < nb; b++) dx[i * nb + b] = h2f(xb[b].d), sx[i * nb + b] = h2f(xb[b].s);
+// NAME##_ytgemm: whole 8-row groups r0..r8 for m activation rows of XB (Q8_1 with its sums for
+// Q4_1; Q8_0, also widened to i16, for the signed types, SIGNED). Returns 0 (nothing done) when
+// scratch is short or, for the signed types, an activation byte is -128: there vec_dot's sign
+// trick wraps, the i16 products do not.
+#define YTGEN(NAME, WB, XB, YW, TILE, SIGNED)                                                                   \
+    static int NAME##_ytgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r8, const uint8_t *X, \
+                             size_t xs, int64_t m, float *y, int64_t ldy) {                                    \
+        float *dx = (float *)fl_scratch(0, sizeof(float) * 2 * (size_t)(m * nb));                              \
+        YW *pw = (YW *)fl_scratch(1, sizeof(YW) * 2 * (size_t)nb);                                             \
+        __m256i *xe = (SIGNED) ? (__m256i *)fl_scratch(2, sizeof(__m256i) * 2 * (size_t)(m * nb)) : NULL;      \
+        if (!dx || !pw || ((SIGNED) && !xe)) return 0;                                                         \
+        float *sx = dx + m * nb;                                                                               \
+        for (int64_t i = 0; i < m; i++) {                                                                      \
+            const XB *xb = (const XB *)(X + (size_t)i * xs);                                                   \
+            if ((SIGNED) && yv_has_min_byte(nb, (const block_q8_0 *)xb)) return 0;                             \
+            for (int64_t b = 0; b < nb; b++) {                                                                 \
+                dx[i * nb + b] = h2f(xb[b].d);                                                                 \
+                if (!(SIGNED)) sx[i * nb + b] = h2f(((const block_q8_1 *)xb)[b].s);                            \
+                else {                                                                                         \
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)xb[b].qs);                           \
+                    xe[2 * (i * nb + b)] = _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8);                      \
+                    xe[2 * (i * nb + b) + 1] = _mm256_srai_epi16(v, 8);                                        \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        for (int64_t r = r0; r < r8;) {                                                                        \
+            const int g = r + 16 <= r8 ? 2 : 1; /* 16 rows where they are, then 8 */                           \
+            for (int q = 0; q < g; q++) {                                                                      \
+                const uint8_t *w = W + (size_t)(r + 8 * q) * ws;                                               \
+                for (int64_t b = 0; b < nb; b++) {                                                             \
+                    const uint8_t *wb = w + (size_t)b * sizeof(WB);                                            \
+                    if (((uintptr_t)wb & 63) < sizeof(WB)) /* the next group's lines */                        \
+                        FL_UNROLL for (int k = 0; k < 8; k++)                                                  \
+                            _mm_prefetch((const char *)(wb + (size_t)(8 * g + k) * ws), _MM_HINT_T0);          \
+                    NAME##_ypack(wb, ws, &pw[q * nb + b]);                                                     \
+                }                                                                                              \
+            }                                                                                                  \
+            for (int64_t i = 0; i < m; i++) {                                                                  \
+                const XB *xi = (const XB *)(X + (size_t)i * xs);                                               \
+                const __m256i *ei = (SIGNED) ? xe + 2 * i * nb : NULL;                                         \
+                float *yi = y + i * ldy + r;                                                                   \
+                if (g == 2) TILE(2, nb, pw, xi, ei, dx + i * nb, sx + i * nb, yi);                             \
+                else TILE(1, nb, pw, xi, ei, dx + i * nb, sx + i * nb, yi);                                    \
+            }                                                                                                  \
+            r += 8 * g;                                                                                        \
+        }                                                                                                      \
+        return 1;                                                                                              \
     }
-}
-FL_INLINE void y_scales_q8_0(int64_t m, int64_t nb, const uint8_t *X, size_t xs, float *dx, float *sx) {
-    (void)sx;
-    for (int64_t i = 0; i < m; i++) {
-        const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)i * xs);
-        for (int64_t b = 0; b < nb; b++) dx[i * nb + b] = h2f(xb[b].d);
-    }
-}
+YTGEN(q4_1, block_q4_1, block_q8_1, yt_wu, q4_1_ytile, 0)
+YTGEN(q4_0, block_q4_0, block_q8_0, yt_w16, yt_tile16, 1)
+YTGEN(q5_0, block_q5_0, block_q8_0, yt_w16, yt_tile16, 1)
+YTGEN(q8_0, block_q8_0, block_q8_0, yt_w16, yt_tile16, 1)
 
 // NAME##_ygemm: the table's gemm. m == 1: NAME##_ygemv (gemv_ymm.h); m > 1: whole 8-row
-// groups on the transposed tiles. Rows past the groups go through the generic 1-row tiles (NAME##_rows),
-// which compute the same.
-#define YGEN(NAME, WB, XB, YW, XSCALES, OFF)                                                                   \
-    static int NAME##_ytgemm(int64_t nb, const uint8_t *W, size_t ws, int64_t r0, int64_t r8,           \
-                             const uint8_t *X, size_t xs, int64_t m, float *y, int64_t ldy) {            \
-        float *dx = (float *)fl_scratch(0, sizeof(float) * 2 * (size_t)(m * nb));                        \
-        YW *pw = (YW *)fl_scratch(1, sizeof(YW) * 2 * (size_t)nb);                                       \
-        if (!dx || !pw) return 0;                                                                        \
-        float *sx = dx + m * nb;                                                                         \
-        XSCALES(m, nb, X, xs, dx, sx);                                                                   \
-        int32_t *nc = NULL;                                                                              \
-        if (OFF) { /* OFF * sum(x) per lane; the unsigned form needs activations without -128 */        \
-            nc = (int32_t *)fl_scratch(2, sizeof(int32_t) * 8 * (size_t)(m * nb));                       \
-            if (!nc) return 0;                                                                           \
-            for (int64_t i = 0; i < m; i++) {                                                            \
-                const block_q8_0 *xb = (const block_q8_0 *)(X + (size_t)i * xs);                         \
-                if (yv_has_min_byte(nb, xb)) return 0;                                                   \
-                for (int64_t b = 0; b < nb; b++)                                                         \
-                    _mm256_storeu_si256((__m256i *)(nc + (i * nb + b) * 8), yv_lane_sums(xb[b].qs, (OFF))); \
-            }                                                                                            \
-        }                                                                                                \
-        for (int64_t r = r0; r < r8;) {                                                                  \
-            const int g = r + 16 <= r8 ? 2 : 1; /* 16 rows where they are, then 8 */                     \
-            for (int q = 0; q < g; q++) {                                                                \
-                const uint8_t *w = W + (size_t)(r + 8 * q) * ws;                                         \
-                for (int64_t b = 0; b < nb; b++) {                                                       \
-                    const uint8_t *wb = w + (size_t)b * sizeof(WB);                                      \
-                    if (((uintptr_t)wb & 63) < sizeof(WB)) /* the next group's lines */                  \
-                        FL_UNROLL for (int k = 0; k < 8; k++) _mm_prefetch((const char *)(wb + (size_t)(8 * g + k) * ws), _MM_HINT_T0); \
-                    NAME##_ypack(wb, ws, &pw[q * nb + b]);                                               \
-                }                                                                                        \
-            }                                                                                            \
-            for (int64_t i = 0; i < m; i++) {                                                            \
-                const XB *xi = (const XB *)(X + (size_t)i * xs);                                         \
-                const int32_t *ci = (OFF) ? nc + i * nb * 8 : NULL;                                      \
-                if (g == 2) NAME##_ytile(2, nb, pw, xi, dx + i * nb, sx + i * nb, ci, y + i * ldy + r);  \
-                else NAME##_ytile(1, nb, pw, xi, dx + i * nb, sx + i * nb, ci, y + i * ldy + r);         \
-            }                                                                                            \
-            r += 8 * g;                                                                                  \
-        }                                                                                                \
-        return 1;                                                                                        \
-    }                                                                                                    \
-    static void NAME##_ygemm(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv, \
-                             size_t xs, int64_t m, float *y, int64_t ldy) {                              \
-        const uint8_t *W = (const uint8_t *)wv, *X = (const uint8_t *)xv;                                \
-        const int64_t nb = k / 32;                                                                       \
-        if (k % 32 == 0 && nb > 0) {                                                                     \
-            if (m == 1) {                                                                                \
-                NAME##_ygemv(nb, W, ws, r0, r1, X, y);                                                   \
-                r0 = r1;                                                                                 \
-            } else {                                                                                     \
-                const int64_t r8 = r0 + (r1 - r0) / 8 * 8;                                               \
-                if (r8 > r0 && NAME##_ytgemm(nb, W, ws, r0, r8, X, xs, m, y, ldy)) r0 = r8;              \
-            }                                                                                            \
-        }                                                                                                \
-        for (; r0 < r1; r0++) NAME##_rows(1, k, W + (size_t)r0 * ws, ws, X, xs, m, y + r0, ldy);         \
+// groups on the transposed tiles. Rows past the groups go through the generic 1-row tiles
+// (NAME##_rows), which compute the same.
+#define YGEN(NAME)                                                                                             \
+    static void NAME##_ygemm(int64_t k, const void *wv, size_t ws, int64_t r0, int64_t r1, const void *xv,     \
+                             size_t xs, int64_t m, float *y, int64_t ldy) {                                    \
+        const uint8_t *W = (const uint8_t *)wv, *X = (const uint8_t *)xv;                                      \
+        const int64_t nb = k / 32;                                                                             \
+        if (k % 32 == 0 && nb > 0) {                                                                           \
+            if (m == 1) {                                                                                      \
+                NAME##_ygemv(nb, W, ws, r0, r1, X, y);                                                         \
+                r0 = r1;                                                                                       \
+            } else {                                                                                           \
+                const int64_t r8 = r0 + (r1 - r0) / 8 * 8;                                                     \
+                if (r8 > r0 && NAME##_ytgemm(nb, W, ws, r0, r8, X, xs, m, y, ldy)) r0 = r8;                    \
+            }                                                                                                  \
+        }                                                                                                      \
+        for (; r0 < r1; r0++) NAME##_rows(1, k, W + (size_t)r0 * ws, ws, X, xs, m, y + r0, ldy);               \
     }
-
-YGEN(q4_1, block_q4_1, block_q8_1, yt_wu, y_scales_q8_1, 0)
-YGEN(q4_0, block_q4_0, block_q8_0, yt_wu, y_scales_q8_0, 8)
-YGEN(q5_0, block_q5_0, block_q8_0, yt_wu, y_scales_q8_0, 16)
-YGEN(q8_0, block_q8_0, block_q8_0, yt_ws, y_scales_q8_0, 0)
+YGEN(q4_1)
+YGEN(q4_0)
+YGEN(q5_0)
+YGEN(q8_0)
 
 #endif

@@ -56,7 +56,8 @@ final class GemmSnapshotTests: XCTestCase {
 
     /// Activation bytes of -128 (never produced by the quantizers, but valid input): the signed
     /// types' vec_dot takes |q| x sign(x, q), which wraps there, and the kernels that compute
-    /// from the unsigned form q + OFF must notice and give vec_dot's bits all the same.
+    /// from the unsigned form q + OFF or from i16 operands (AVX2 tiles) must notice and give
+    /// vec_dot's bits all the same.
     func testGemmMatchesVecDotWithMinus128Activations() {
         let rows = 19
         for isa in ["scalar"] + simdISAs() {
