@@ -366,19 +366,6 @@ FL_INLINE float bf16_elem(const void *p, int64_t i) { return fl_bf2f(((const uin
 
 #include "gemm_tiles.h"
 
-#define FL_TAIL_ELEM(NAME, p, e) NAME##_elem((p), (e))
-FL_INLINE float q_elem_none(const void *p, int64_t i) { (void)p; (void)i; return 0.f; }
-#define q4_0_elem q_elem_none
-#define q4_1_elem q_elem_none
-#define q5_0_elem q_elem_none
-#define q5_1_elem q_elem_none
-#define q8_0_elem q_elem_none
-#define q4_K_elem q_elem_none
-#define q4_K_gemm4_elem q_elem_none
-#define q5_K_elem q_elem_none
-#define q6_K_elem q_elem_none
-#define q6_K_tiled_elem q_elem_none
-
 // Tile widths (activation rows per 4-row tile) for 32 vector registers: a tile holds
 // 4 x TM accumulators of two registers each. Float types: 24 of them, plus weights and
 // activations; the 32-element types need about 8 more for the unpacked weights and the
@@ -448,21 +435,7 @@ NGEN(q5_1, block_q5_1, block_q8_1)
 NGEN(q8_0, block_q8_0, block_q8_0)
 
 void fl_fill_neon(fl_isa_table *t) {
-#define SET(T, NAME) t->k[T] = (fl_kernel){NAME##_vec_dot, NAME##_gemm}
-    SET(FLINT_TYPE_F32, f32);
-    SET(FLINT_TYPE_F16, f16);
-    SET(FLINT_TYPE_BF16, bf16);
-    SET(FLINT_TYPE_Q4_0, q4_0);
-    SET(FLINT_TYPE_Q4_1, q4_1);
-    SET(FLINT_TYPE_Q5_0, q5_0);
-    SET(FLINT_TYPE_Q5_1, q5_1);
-    SET(FLINT_TYPE_Q8_0, q8_0);
-    SET(FLINT_TYPE_Q4_K, q4_K);
-    SET(FL_SLOT_Q4_K_GEMM4, q4_K_gemm4);
-    SET(FLINT_TYPE_Q5_K, q5_K);
-    SET(FLINT_TYPE_Q6_K, q6_K);
-    SET(FL_SLOT_Q6_K_TILED, q6_K_tiled);
-#undef SET
+    FL_SET_GEN_KERNELS(t);
     t->k[FLINT_TYPE_Q4_0].gemm = q4_0_ngemm;
     t->k[FLINT_TYPE_Q4_1].gemm = q4_1_ngemm;
     t->k[FLINT_TYPE_Q5_0].gemm = q5_0_ngemm;

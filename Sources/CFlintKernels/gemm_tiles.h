@@ -4,7 +4,8 @@
 //   NAME##_w                      unpacked ("prepped") weight block
 //   NAME##_prep(&w, wblock)       unpack one weight block (done once per weight block and tile)
 //   NAME##_step(&acc, &w, xblock) accumulate one block product into a pair's accumulator
-//   NAME##_elem(p, e)             element e of a row as float (float types' ragged tail)
+//   NAME##_elem(p, e)             element e of a row as float (float types' ragged tail; the
+//                                 block types' are below)
 //   fl_acc, acc_zero(), acc_finish(), fmadd1()
 // and GEN emits NAME##_vec_dot and NAME##_gemm.
 //
@@ -110,5 +111,39 @@ FL_INLINE size_t fl_pf_ahead(size_t ws) {
         for (; r + 4 <= r1; r += 4) NAME##_rows(4, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy); \
         for (; r < r1; r++) NAME##_rows(1, k, W + (size_t)r * ws, ws, X, xs, m, y + r, ldy);         \
     }
+
+// The block types have no ragged tail (k is a whole number of blocks).
+#define FL_TAIL_ELEM(NAME, p, e) NAME##_elem((p), (e))
+FL_INLINE float q_elem_none(const void *p, int64_t i) { (void)p; (void)i; return 0.f; }
+#define q4_0_elem q_elem_none
+#define q4_1_elem q_elem_none
+#define q5_0_elem q_elem_none
+#define q5_1_elem q_elem_none
+#define q8_0_elem q_elem_none
+#define q4_K_elem q_elem_none
+#define q4_K_gemm4_elem q_elem_none
+#define q5_K_elem q_elem_none
+#define q6_K_elem q_elem_none
+#define q6_K_tiled_elem q_elem_none
+
+// A path's table entries for every GEN-erated type (the path then replaces the gemms it has
+// better kernels for).
+#define FL_SET_GEN(t, T, NAME) ((t)->k[T] = (fl_kernel){NAME##_vec_dot, NAME##_gemm})
+#define FL_SET_GEN_KERNELS(t)                                                 \
+    do {                                                                    \
+        FL_SET_GEN(t, FLINT_TYPE_F32, f32);                                   \
+        FL_SET_GEN(t, FLINT_TYPE_F16, f16);                                   \
+        FL_SET_GEN(t, FLINT_TYPE_BF16, bf16);                                 \
+        FL_SET_GEN(t, FLINT_TYPE_Q4_0, q4_0);                                 \
+        FL_SET_GEN(t, FLINT_TYPE_Q4_1, q4_1);                                 \
+        FL_SET_GEN(t, FLINT_TYPE_Q5_0, q5_0);                                 \
+        FL_SET_GEN(t, FLINT_TYPE_Q5_1, q5_1);                                 \
+        FL_SET_GEN(t, FLINT_TYPE_Q8_0, q8_0);                                 \
+        FL_SET_GEN(t, FLINT_TYPE_Q4_K, q4_K);                                 \
+        FL_SET_GEN(t, FL_SLOT_Q4_K_GEMM4, q4_K_gemm4);                        \
+        FL_SET_GEN(t, FLINT_TYPE_Q5_K, q5_K);                                 \
+        FL_SET_GEN(t, FLINT_TYPE_Q6_K, q6_K);                                 \
+        FL_SET_GEN(t, FL_SLOT_Q6_K_TILED, q6_K_tiled);                        \
+    } while (0)
 
 #endif

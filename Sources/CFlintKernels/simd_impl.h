@@ -289,19 +289,6 @@ FL_INLINE float bf16_elem(const void *p, int64_t i) { return fl_bf2f(((const uin
 
 #include "gemm_tiles.h"
 
-#define FL_TAIL_ELEM(NAME, p, e) NAME##_elem((p), (e))
-FL_INLINE float q_elem_none(const void *p, int64_t i) { (void)p; (void)i; return 0.f; }
-#define q4_0_elem q_elem_none
-#define q4_1_elem q_elem_none
-#define q5_0_elem q_elem_none
-#define q5_1_elem q_elem_none
-#define q8_0_elem q_elem_none
-#define q4_K_elem q_elem_none
-#define q4_K_gemm4_elem q_elem_none
-#define q5_K_elem q_elem_none
-#define q6_K_elem q_elem_none
-#define q6_K_tiled_elem q_elem_none
-
 GEN(f32, blk_f32, blk_f32, 8, 1, FL_TM_F)
 GEN(f16, blk_h8, blk_h8, 8, 1, FL_TM_F)
 GEN(bf16, blk_h8, blk_h8, 8, 1, FL_TM_F)
@@ -338,21 +325,7 @@ YMV1(q6_K_tiled, QK_K, q6_K_tiled_zkgemm)
 #endif
 
 void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
-#define SET(T, NAME) t->k[T] = (fl_kernel){NAME##_vec_dot, NAME##_gemm}
-    SET(FLINT_TYPE_F32, f32);
-    SET(FLINT_TYPE_F16, f16);
-    SET(FLINT_TYPE_BF16, bf16);
-    SET(FLINT_TYPE_Q4_0, q4_0);
-    SET(FLINT_TYPE_Q4_1, q4_1);
-    SET(FLINT_TYPE_Q5_0, q5_0);
-    SET(FLINT_TYPE_Q5_1, q5_1);
-    SET(FLINT_TYPE_Q8_0, q8_0);
-    SET(FLINT_TYPE_Q4_K, q4_K);
-    SET(FL_SLOT_Q4_K_GEMM4, q4_K_gemm4);
-    SET(FLINT_TYPE_Q5_K, q5_K);
-    SET(FLINT_TYPE_Q6_K, q6_K);
-    SET(FL_SLOT_Q6_K_TILED, q6_K_tiled);
-#undef SET
+    FL_SET_GEN_KERNELS(t);
 #if !FL_AVX512
     // One activation row: gemv_ymm.h; more: the transposed 8-row tiles (gemm_ymm.h, gemm_ymm_k.h).
     t->k[FLINT_TYPE_Q4_0].gemm = q4_0_ygemm;
