@@ -6,22 +6,26 @@
 // step functions): lane l (0..7) of p is the integer sum of the 4 products of elements
 // 4l..4l+3, acc_l = fma(d_w * d_x, float(p_l), acc_l) with the scale product rounded once,
 // Q4_1's min term s = fma(m_w, s_x, s) in its own sum, then acc_finish()'s reduction
-// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s. The tiles form p_l from i16 operands
-// (two vpmaddwd and an add) where vec_dot uses vpmaddubsw / vpmaddwd with the sign trick for
-// signed weights: the same integer wherever no activation byte is -128 (vpsignb's wrap), which
-// is checked per call (those calls take the generic tiles). Hence bit-identical to vec_dot for
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + s. Q4_1's tiles form p_l as vec_dot does
+// (vpmaddubsw on the unsigned nibbles, then vpmaddwd, or vpdpbusd); the signed types' tiles
+// from i16 operands (two vpmaddwd and an add) where vec_dot takes |q| x sign(x, q) or an
+// offset form: the same integer wherever no activation byte is -128 (vpsignb's wrap), which is
+// checked per call (those calls take the generic tiles). Hence bit-identical to vec_dot for
 // every m, row range and thread split.
 //
-// Transposed layout (m > 1): for a group of 8 weight rows and one block, ymm e[l] holds in
-// dword r the elements 4l and 4l+2 of row r as i16, o[l] the elements 4l+1 and 4l+3, so one
-// pair of broadcast activation dwords advances all 8 rows: 8 accumulators (one per lane l) hold
-// lane l of 8 rows, a scale product d_w * d_x is one multiply for 8 rows, and there is no
-// horizontal reduction until the end. The packing (an 8 x 4 dword transpose per 16 bytes,
-// widened) is done once per group and block in per-thread scratch and reused by every
-// activation row. The i16 form costs two vpmaddwd per lane where the byte form costs
-// vpmaddubsw + vpmaddwd, and one vpsignb more for signed weights; on Zen 4 these and the FMA
-// share two pipes, so it saves a third of those for Q8_0. On a 2-core Zen 4 (one thread,
-// k = 640, 16384 rows, m = 32): Q8_0 37 -> 52 GMAC/s, Q5_0 46 -> 53, Q4_0 49 -> 55.
+// Transposed layout (m > 1): for a group of 8 weight rows and one block, ymm u[l] (Q4_1)
+// holds in dword r the bytes 4l..4l+3 of row r; for the signed types e[l] holds the elements
+// 4l and 4l+2 as i16, o[l] the elements 4l+1 and 4l+3. So one broadcast activation dword (a
+// pair of them for i16) advances all 8 rows: 8 accumulators (one per lane l) hold lane l of 8
+// rows, a scale product d_w * d_x is one multiply for 8 rows, and there is no horizontal
+// reduction until the end. The packing (an 8 x 4 dword transpose per 16 bytes, widened for
+// i16) is done once per group and block in per-thread scratch and reused by every activation
+// row. Why i16 for the signed types: on the 2-core Zen 4 this was measured on, the vector
+// multiplies, vpsignb, the conversion and the FMA compete for the same two pipes, and the bare
+// Q8_0 lane step runs at 1.8 G/s per core with vpsignb + vpmaddubsw + vpmaddwd, 2.2 G/s with
+// two vpmaddwd (bench/vector_pipes_avx2.c); for Q4_1 (no sign handling) the byte form is the
+// faster (57-61 against 48 GMAC/s). One thread, k = 640, 16384 rows, m = 32: Q8_0 37 -> 53
+// GMAC/s, Q5_0 46 -> 54, Q4_0 49 -> 56, Q4_1 57.
 #ifndef FLINT_GEMM_YMM_H
 #define FLINT_GEMM_YMM_H
 
