@@ -14,9 +14,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How long in-flight requests may run on after SIGTERM/SIGINT.
     public var drainSeconds: Double
-    /// Cancel a generation when its client closes the connection (Hummingbird then closes
-    /// the connection after the response). Off only for in-process router tests, whose
-    /// requests have no connection.
+    /// Cancel a generation when its client closes the connection (ConnectionWatch). Off only
+    /// for in-process router tests, whose requests have no connection.
     public var cancelOnDisconnect: Bool
     /// Largest adapter upload accepted (bigger is a 413).
     public var maxAdapterUploadBytes: Int
@@ -62,6 +61,7 @@ public func buildApplication<Engine: InferenceEngine>(engine: Engine, configurat
                                                       onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
     -> some ApplicationProtocol {
     Application(router: buildRouter(engine: engine, configuration: configuration, registry: registry),
+                server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatch()])),
                 configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "flint"),
                 onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
                 logger: logger)

@@ -10,7 +10,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
     let cancelOnDisconnect: Bool
 
     func addRoutes(to router: Router<FlintRequestContext>) {
-        router.post("/v1/chat/completions") { request, _ in try await create(request) }
+        router.post("/v1/chat/completions") { request, context in try await create(request, context: context) }
     }
 
     static var roles: Set<String> { ["system", "developer", "user", "assistant", "tool"] }
@@ -41,8 +41,10 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
         return m
     }
 
-    func create(_ request: Request) async throws -> Response {
-        try await ControllerSupport.handle(request, cancelOnDisconnect: cancelOnDisconnect) { body in try await create(body: body) }
+    func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
+        try await ControllerSupport.handle(request, context: context, cancelOnDisconnect: cancelOnDisconnect) { body in
+            try await create(body: body)
+        }
     }
 
     func create(body: RequestBody) async throws -> Response {

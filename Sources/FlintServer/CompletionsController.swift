@@ -10,7 +10,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
     let cancelOnDisconnect: Bool
 
     func addRoutes(to router: Router<FlintRequestContext>) {
-        router.post("/v1/completions") { request, _ in try await create(request) }
+        router.post("/v1/completions") { request, context in try await create(request, context: context) }
     }
 
     /// `prompt` as token sequences: a string, a list of strings, a list of token ids, or a
@@ -58,8 +58,10 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         }
     }
 
-    func create(_ request: Request) async throws -> Response {
-        try await ControllerSupport.handle(request, cancelOnDisconnect: cancelOnDisconnect) { body in try await create(body: body) }
+    func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
+        try await ControllerSupport.handle(request, context: context, cancelOnDisconnect: cancelOnDisconnect) { body in
+            try await create(body: body)
+        }
     }
 
     func create(body: RequestBody) async throws -> Response {

@@ -9,12 +9,14 @@ import NIOCore
 /// submitting to the engine with its errors mapped to HTTP, and encoding results.
 enum ControllerSupport {
     /// Runs a generation handler so that it is cancelled (and with it the engine request)
-    /// when the client closes the connection: a non-streaming request would otherwise
+    /// when the client goes away (ConnectionWatch): a non-streaming request would otherwise
     /// compute its whole answer for nobody. (Streaming responses notice at their next write.)
-    static func handle(_ request: Request, cancelOnDisconnect: Bool,
-                       _ handler: @Sendable (RequestBody) async throws -> Response) async throws -> Response {
-        guard cancelOnDisconnect else { return try await handler(request.body) }
-        return try await request.body.consumeWithCancellationOnInboundClose { body in try await handler(body) }
+    /// The connection stays open for the client's next request.
+    static func handle(_ request: Request, context: FlintRequestContext, cancelOnDisconnect: Bool,
+                       _ handler: @escaping @Sendable (RequestBody) async throws -> Response) async throws -> Response {
+        guard cancelOnDisconnect, let watch = await context.connectionWatch() else { return try await handler(request.body) }
+        let body = request.body
+        return try await watch.cancellingWhenClientLeaves { try await handler(body) }
     }
 
     /// The body as request fields; a body over `limit` bytes is a 413.

@@ -168,8 +168,7 @@ def openai_module():
 
 @pytest.fixture()
 def client(base_url, openai_module):
-    # The SDK default: the server closes a connection after each generation response (to notice
-    # disconnects), so a keep-alive request can race the close and is retried, as in real clients.
+    # The SDK's default retries, as real clients have them (test_keepalive.py runs without).
     c = openai_module.OpenAI(base_url=f"{base_url}/v1", api_key=API_KEY, max_retries=2, timeout=120)
     yield c
     c.close()
