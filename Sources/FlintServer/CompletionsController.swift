@@ -105,7 +105,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
                         }
                         if text.isEmpty && e.finishReason == nil && e.logprobs.isEmpty && !returnIDs { continue }
                         let choice = CompletionChoice(index: p * n + e.index, text: text,
-                                                      logprobs: Nullable(logprobs == nil ? nil : Self.logprobs(e.logprobs, tokenizer, offset: 0)),
+                                                      logprobs: Nullable(logprobs == nil ? nil : Self.logprobs(e.logprobs, tokenizer)),
                                                       finish_reason: Nullable(e.finishReason?.rawValue), token_ids: returnIDs ? e.tokenIDs : nil)
                         try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
                     }
@@ -134,7 +134,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
             }
             for i in 0..<n {
                 choices.append(CompletionChoice(index: p * n + i, text: texts[i],
-                                                logprobs: Nullable(logprobs == nil ? nil : Self.logprobs(lps[i], tokenizer, offset: echoes[p].utf8.count)),
+                                                logprobs: Nullable(logprobs == nil ? nil : Self.logprobs(lps[i], tokenizer)),
                                                 finish_reason: Nullable(finish[i]?.rawValue), token_ids: returnIDs ? ids[i] : nil))
             }
         }
@@ -144,10 +144,11 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
     }
 
     /// Legacy logprobs: token strings, their logprobs, top alternatives by string, and the
-    /// character offset of each token in the choice's text.
-    static func logprobs(_ items: [TokenLogprob], _ tokenizer: Tokenizer, offset: Int) -> CompletionLogprobs {
+    /// character offset of each token in the choice's text (which never starts with an echoed
+    /// prompt: `echo` with `logprobs` is refused).
+    static func logprobs(_ items: [TokenLogprob], _ tokenizer: Tokenizer) -> CompletionLogprobs {
         var out = CompletionLogprobs()
-        var position = offset
+        var position = 0
         for lp in items {
             let t = ControllerSupport.tokenText(lp.token, tokenizer)
             out.tokens.append(t.text)
