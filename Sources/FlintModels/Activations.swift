@@ -9,13 +9,13 @@ struct Activations {
 
     init(rows n: Int, config c: ModelConfig, context ctx: ForwardContext) {
         let d = c.hiddenSize, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
-        x = ctx.buffer(0).floats(n * d)
-        h = ctx.buffer(1).floats(n * d)
-        q = ctx.buffer(2).floats(n * qDim)
-        k = ctx.buffer(3).floats(n * kvDim)
-        v = ctx.buffer(4).floats(n * kvDim)
-        attention = ctx.buffer(5).floats(n * qDim)
-        gate = ctx.buffer(6).floats(n * c.feedForwardSize)
-        up = ctx.buffer(7).floats(n * c.feedForwardSize)
+        x = ctx.buffer(.residual).floats(n * d)
+        h = ctx.buffer(.normed).floats(n * d)
+        q = ctx.buffer(.q).floats(n * qDim)
+        k = ctx.buffer(.k).floats(n * kvDim)
+        v = ctx.buffer(.v).floats(n * kvDim)
+        attention = ctx.buffer(.attention).floats(n * qDim)
+        gate = ctx.buffer(.gate).floats(n * c.feedForwardSize)
+        up = ctx.buffer(.up).floats(n * c.feedForwardSize)
     }
 }

@@ -11,7 +11,22 @@ public final class ForwardContext: @unchecked Sendable {
     /// Per-thread attention score rows, and their addresses for the attention job.
     let attentionScratch: [ScratchBuffer]
     let attentionScratchPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
-    private var named: [ScratchBuffer] = []
+    private let scratch: [ScratchBuffer] = Scratch.allCases.map { _ in ScratchBuffer() }
+
+    /// The scratch buffers of a forward pass, one per use (a buffer is reused by every pass,
+    /// so two live values never share one).
+    public enum Scratch: Int, CaseIterable, Sendable {
+        // Activations: the residual stream, its normed copy, Q/K/V, the attention output
+        // and the two MLP branches.
+        case residual, normed, q, k, v, attention, gate, up
+        // RoPE tables (Gemma 3: local and global layers).
+        case ropeTable, ropeTableGlobal
+        // The output head: its normed rows and the logits.
+        case headRows, logits
+        // LoRA: the batch's items, a projection's calls, and its per-call activations
+        // (quantized input, the inner product and its quantization, the expanded output).
+        case loraItems, loraCalls, loraInputQuantized, loraInner, loraInnerQuantized, loraExpanded
+    }
 
     public init(threads: Int) {
         pool = ThreadPool(threads: threads)
@@ -33,9 +48,6 @@ public final class ForwardContext: @unchecked Sendable {
         gemmRows.update(rows: batch.tokenCount, chunks: batch.sequences.count) { batch.sequences[$0].count }
     }
 
-    /// Scratch buffer number `i` (a model numbers its activations once).
-    public func buffer(_ i: Int) -> ScratchBuffer {
-        while named.count <= i { named.append(ScratchBuffer()) }
-        return named[i]
-    }
+    /// The scratch buffer for `use`.
+    public func buffer(_ use: Scratch) -> ScratchBuffer { scratch[use.rawValue] }
 }

@@ -64,8 +64,8 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
         let lora = LoRAPlan(batch: batch, context: ctx)
         let (x, h, q, k, v, att, gate, up) = (a.x, a.h, a.q, a.k, a.v, a.attention, a.gate, a.up)
 
-        let localTable = ctx.buffer(10).floats(n * rotaryLocal.tableStride)
-        let globalTable = ctx.buffer(11).floats(n * rotaryGlobal.tableStride)
+        let localTable = ctx.buffer(.ropeTable).floats(n * rotaryLocal.tableStride)
+        let globalTable = ctx.buffer(.ropeTableGlobal).floats(n * rotaryGlobal.tableStride)
         rotaryLocal.fillTable(localTable, positions: batch.positions)
         rotaryGlobal.fillTable(globalTable, positions: batch.positions)
         embedding(batch.tokens, out: x, scale: Float(d).squareRoot())

@@ -58,7 +58,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
         let lora = LoRAPlan(batch: batch, context: ctx)
         let (x, h, q, k, v, att, gate, up) = (a.x, a.h, a.q, a.k, a.v, a.attention, a.gate, a.up)
 
-        let ropeTable = ctx.buffer(10).floats(n * rotary.tableStride)
+        let ropeTable = ctx.buffer(.ropeTable).floats(n * rotary.tableStride)
         rotary.fillTable(ropeTable, positions: batch.positions)
         embedding(batch.tokens, out: x)
         // Each residual add (x += h) runs inside the norm that follows it; the last block's

@@ -28,7 +28,7 @@ public struct LoRAPlan {
         if !table.adapters.isEmpty {
             for s in batch.sequences where s.loraSlot != 0 { upper += (s.count + Self.maxItemRows - 1) / Self.maxItemRows + 1 }
         }
-        let items = ctx.buffer(30).reserve(bytes: max(1, upper) * MemoryLayout<Item>.stride)
+        let items = ctx.buffer(.loraItems).reserve(bytes: max(1, upper) * MemoryLayout<Item>.stride)
             .bindMemory(to: Item.self, capacity: max(1, upper))
         var n = 0
         if upper > 0 {
@@ -94,7 +94,7 @@ public struct LoRALinear: Sendable {
         base(x, rows: rows, out: out, context: ctx, sameInput: sameInput)
         if lora.isEmpty { return }
         let inputs = base.inputSize, outputs = base.outputSize
-        let calls = ctx.buffer(31).reserve(bytes: lora.itemCount * MemoryLayout<LoRACall>.stride)
+        let calls = ctx.buffer(.loraCalls).reserve(bytes: lora.itemCount * MemoryLayout<LoRACall>.stride)
             .bindMemory(to: LoRACall.self, capacity: lora.itemCount)
         var count = 0, inner = 1
         for i in 0..<lora.itemCount {
@@ -109,10 +109,10 @@ public struct LoRALinear: Sendable {
         let xqStride = inputs * 4, uqStride = inner * 4
         var job = LoRAJob(calls: calls, callCount: count, x: x, xStride: inputs, inputs: inputs,
                           out: out, outputs: outputs,
-                          xq: ctx.buffer(32).reserve(bytes: rows * xqStride), xqStride: xqStride,
-                          u: ctx.buffer(33).floats(rows * inner), uStride: inner,
-                          uq: ctx.buffer(34).reserve(bytes: rows * uqStride), uqStride: uqStride,
-                          t: ctx.buffer(35).floats(rows * outputs))
+                          xq: ctx.buffer(.loraInputQuantized).reserve(bytes: rows * xqStride), xqStride: xqStride,
+                          u: ctx.buffer(.loraInner).floats(rows * inner), uStride: inner,
+                          uq: ctx.buffer(.loraInnerQuantized).reserve(bytes: rows * uqStride), uqStride: uqStride,
+                          t: ctx.buffer(.loraExpanded).floats(rows * outputs))
         if count == 1 {
             LoRAJob.task(&job, 0, 1)
         } else {

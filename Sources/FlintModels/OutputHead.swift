@@ -17,7 +17,7 @@ struct OutputHead {
 
     func callAsFunction(_ x: UnsafePointer<Float>, batch: ForwardBatch, context ctx: ForwardContext) -> UnsafeBufferPointer<Float> {
         let d = projection.inputSize, vocab = projection.outputSize, m = batch.logitRows.count
-        let rows = ctx.buffer(20).floats(max(1, m) * d)
+        let rows = ctx.buffer(.headRows).floats(max(1, m) * d)
         norm.withUnsafeBufferPointer { w in
             let logitRows = batch.logitRows
             if let first = logitRows.first, logitRows.last! - first == m - 1 {  // consecutive (a decode batch): one pool job
@@ -30,7 +30,7 @@ struct OutputHead {
                 }
             }
         }
-        let out = ctx.buffer(21).floats(max(1, m) * vocab)
+        let out = ctx.buffer(.logits).floats(max(1, m) * vocab)
         if m > 0 { projection(rows, rows: m, out: out, context: ctx, tokenRows: false) }
         return UnsafeBufferPointer(start: out, count: m * vocab)
     }
