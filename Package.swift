@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
     ],
     targets: [
         .target(name: "CFlintKernels"),
@@ -23,10 +24,10 @@ let package = Package(
         .target(name: "FlintJinja"),
         .target(name: "FlintTokenizers", dependencies: ["FlintJinja"]),
         .target(name: "FlintGrammar", dependencies: ["FlintTokenizers", "FlintJinja"]),
-        .target(name: "FlintLoading", dependencies: ["FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
-        .target(name: "FlintModels", dependencies: ["FlintLoading", "FlintTensor"]),
+        .target(name: "FlintLoading", dependencies: ["CFlintKernels", "FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
+        .target(name: "FlintModels", dependencies: ["CFlintKernels", "FlintLoading", "FlintTensor"]),
         .target(name: "FlintEngine", dependencies: [
-            "FlintModels", "FlintTensor", "FlintTokenizers", "FlintLoading", "FlintGrammar",
+            "CFlintKernels", "FlintModels", "FlintTensor", "FlintTokenizers", "FlintJinja", "FlintLoading", "FlintGrammar",
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "FlintServer", dependencies: [
@@ -36,10 +37,14 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "flint", dependencies: [
             "FlintServer", "FlintEngine", "FlintLoading", "FlintModels", "FlintTensor", "FlintTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // Shared by the test targets: reference vectors and model lookup.
