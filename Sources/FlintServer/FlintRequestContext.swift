@@ -5,9 +5,8 @@ import NIOCore
 /// with the server's own size limit.
 public struct FlintRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The connection the request came on (nil for requests without one, as in-process
-    /// router tests make).
-    let channel: (any Channel)?
+    /// The connection the request came on.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -16,7 +15,6 @@ public struct FlintRequestContext: RequestContext {
 
     /// The connection's ConnectionWatch, where the server installed one.
     func connectionWatch() async -> ConnectionWatch? {
-        guard let channel else { return nil }
-        return try? await channel.pipeline.handler(type: ConnectionWatch.self).get()
+        try? await channel.pipeline.handler(type: ConnectionWatch.self).get()
     }
 }
