@@ -31,7 +31,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "FlintServer", dependencies: [
-            "FlintEngine", "FlintModels", "FlintLoading", "FlintTokenizers", "FlintJinja", "FlintGrammar",
+            "FlintEngine", "FlintTokenizers", "FlintJinja", "FlintGrammar",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -47,8 +47,8 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
-        // Shared by the test targets: reference vectors and model lookup.
-        .target(name: "FlintTestSupport", dependencies: ["FlintLoading"], path: "Tests/Support"),
+        // Shared by the test targets: reference vectors, model lookup, a single-sequence runner.
+        .target(name: "FlintTestSupport", dependencies: ["FlintLoading", "FlintModels", "FlintEngine"], path: "Tests/Support"),
         .target(name: "CAllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor", "FlintTestSupport"]),
         .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"], exclude: ["Fixtures"]),

@@ -110,7 +110,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .emptyPrompt: return "the prompt is empty"
         case .invalidToken(let t): return "token id \(t) is outside the vocabulary"
-        case .invalidParameter(let name, let reason): return "\(name): \(reason)"
+        case .invalidParameter(let name, let reason): return "\(name) \(reason)"
         case .tooLong(let p, let m, let l):
             return "this request needs \(p) prompt tokens plus up to \(m) new tokens, more than the limit of \(l) tokens"
         case .overloaded(let w): return "the server is overloaded (\(w) requests waiting); retry later"

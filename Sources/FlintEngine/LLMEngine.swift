@@ -142,23 +142,8 @@ public final class LLMEngine: @unchecked Sendable {
         return stream
     }
 
-    private func validate(_ r: GenerationRequest) throws {
-        if r.prompt.isEmpty { throw EngineError.emptyPrompt }
-        if let bad = r.prompt.first(where: { $0 < 0 || Int($0) >= vocabularySize }) { throw EngineError.invalidToken(bad) }
-        func check(_ ok: Bool, _ name: String, _ reason: String) throws {
-            if !ok { throw EngineError.invalidParameter(name: name, reason: reason) }
-        }
-        let s = r.sampling
-        try check(r.maxTokens >= 1, "max_tokens", "must be at least 1")
-        try check((1...128).contains(r.n), "n", "must be between 1 and 128")
-        try check(r.logprobs.map { (0...20).contains($0) } ?? true, "logprobs", "must be between 0 and 20")
-        try check(s.temperature.isFinite && s.temperature >= 0, "temperature", "must be a number >= 0")
-        try check(s.topP > 0 && s.topP <= 1, "top_p", "must be in (0, 1]")
-        try check(s.topK >= 0, "top_k", "must be >= 0")
-        try check(s.minP >= 0 && s.minP <= 1, "min_p", "must be in [0, 1]")
-        try check(s.repetitionPenalty.isFinite && s.repetitionPenalty > 0, "repetition_penalty", "must be > 0")
-        try check(s.presencePenalty.isFinite && s.frequencyPenalty.isFinite, "presence_penalty", "must be finite")
-        try check(r.grammarTrigger == nil || r.grammar != nil, "grammar_trigger", "needs a grammar")
+    private func validate(_ r: GenerationRequest) throws(EngineError) {
+        try r.validate(vocabularySize: vocabularySize)
         if r.prompt.count + r.maxTokens > maxModelLength {
             throw EngineError.tooLong(promptTokens: r.prompt.count, maxTokens: r.maxTokens, limit: maxModelLength)
         }

@@ -43,6 +43,10 @@ public final class LoadedModel: Sendable {
         }
     }
 
+    /// KV cache bytes per token of context (keys and values of every layer), to size an
+    /// engine's pool for a known context (`EngineConfiguration.kvCacheBytes`).
+    public var kvBytesPerToken: Int { KVCache.bytesPerToken(config: model.shape) }
+
     /// Tokenizes text as a raw prompt: BOS per the file's metadata, special-token text
     /// left as text.
     public func encodeRaw(_ text: String) -> [Int32] {

@@ -50,7 +50,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
     func create(body: RequestBody) async throws -> Response {
         let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
         let adapter = try ControllerSupport.model(f, engine: engine)
-        let options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
+        let options = try GenerationOptions(f)
         guard let raw = try f.array("messages") else { throw APIError.invalid("'messages' is required", param: "messages") }
         guard !raw.isEmpty else { throw APIError.invalid("'messages' must contain at least one message", param: "messages") }
         guard raw.count <= 4096 else { throw APIError.invalid("'messages' has more than 4096 messages", param: "messages") }
@@ -62,7 +62,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
                                    param: "response_format")
         }
         let wantLogprobs = try f.bool("logprobs") ?? false
-        let top = try f.int("top_logprobs", in: 0...20)
+        let top = try f.int("top_logprobs")
         if top != nil && !wantLogprobs {
             throw APIError.invalid("'top_logprobs' requires 'logprobs' to be true", param: "top_logprobs")
         }
@@ -79,7 +79,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
             generation.grammar = constraint.grammar
             generation.grammarTrigger = constraint.trigger
         }
-        let stream = try ControllerSupport.submit(generation, to: engine, promptParam: "messages")
+        let stream = try ControllerSupport.submit(generation, to: engine, promptParam: "messages", logprobsParam: "top_logprobs")
         let id = ControllerSupport.newID("chatcmpl-")
         let model = try f.string("model")!
         let created = ControllerSupport.now

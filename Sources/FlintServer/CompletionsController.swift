@@ -67,10 +67,10 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
     func create(body: RequestBody) async throws -> Response {
         let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
         let adapter = try ControllerSupport.model(f, engine: engine)
-        var options = try GenerationOptions(f, vocabularySize: engine.tokenizer.vocabularySize)
+        var options = try GenerationOptions(f)
         // The legacy endpoint's default, as OpenAI's.
         if options.maxTokens == nil { options.maxTokens = 16 }
-        let logprobs = try f.int("logprobs", in: 0...20)
+        let logprobs = try f.int("logprobs")
         let echo = try f.bool("echo") ?? false
         if echo && logprobs != nil { throw APIError.invalid("'echo' together with 'logprobs' is not supported", param: "echo") }
         if let suffix = try f.string("suffix"), !suffix.isEmpty { throw APIError.invalid("'suffix' is not supported", param: "suffix") }

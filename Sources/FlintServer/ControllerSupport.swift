@@ -64,8 +64,10 @@ enum ControllerSupport {
         return adapter
     }
 
-    static func submit(_ request: GenerationRequest, to engine: some InferenceEngine, promptParam: String) throws
-        -> AsyncThrowingStream<EngineEvent, Error> {
+    /// Submits to the engine, which validates the request (GenerationRequest.validate); its
+    /// errors become 400/429/503s naming the parameter as this endpoint calls it.
+    static func submit(_ request: GenerationRequest, to engine: some InferenceEngine, promptParam: String,
+                       logprobsParam: String = "logprobs") throws -> AsyncThrowingStream<EngineEvent, Error> {
         do { return try engine.submit(request) } catch let e as EngineError {
             switch e {
             case .overloaded: throw APIError.overloaded(e.description)
@@ -75,7 +77,9 @@ enum ControllerSupport {
                 throw err
             case .tooLong: throw APIError.invalid(e.description, param: promptParam, code: "context_length_exceeded")
             case .emptyPrompt, .invalidToken: throw APIError.invalid(e.description, param: promptParam)
-            case .invalidParameter(let name, _): throw APIError.invalid(e.description, param: name)
+            case .invalidParameter(let name, let reason):
+                let param = name == "logprobs" ? logprobsParam : name
+                throw APIError.invalid("'\(param)' \(reason)", param: param)
             }
         }
     }

@@ -18,34 +18,35 @@ struct GenerationOptions {
     var includeUsage = false
     var grammar: Grammar?
 
-    init(_ f: RequestFields, vocabularySize: Int) throws(APIError) {
-        if let m = try f.int("max_completion_tokens", in: 1...(1 << 24)) { maxTokens = m }
-        if let m = try f.int("max_tokens", in: 1...(1 << 24)) { maxTokens = m }
+    /// Reads each parameter's type; the ranges are checked once, by the engine at submit
+    /// (GenerationRequest.validate), and come back as a 400 naming the parameter.
+    init(_ f: RequestFields) throws(APIError) {
+        if let m = try f.int("max_completion_tokens") { maxTokens = m }
+        if let m = try f.int("max_tokens") { maxTokens = m }
         var s = SamplingParameters()
-        if let t = try f.number("temperature", in: 0...2) { s.temperature = Float(t) }
-        if let p = try f.number("top_p", in: 0...1, openLower: true) { s.topP = Float(p) }
-        if let k = try f.int("top_k", in: -1...(1 << 24)) { s.topK = max(0, k) }
-        if let p = try f.number("min_p", in: 0...1) { s.minP = Float(p) }
-        if let p = try f.number("presence_penalty", in: -2...2) { s.presencePenalty = Float(p) }
-        if let p = try f.number("frequency_penalty", in: -2...2) { s.frequencyPenalty = Float(p) }
-        if let p = try f.number("repetition_penalty", in: 0...10, openLower: true) { s.repetitionPenalty = Float(p) }
-        if let seed = try f.int("seed", in: Int.min...Int.max) { s.seed = UInt64(bitPattern: Int64(seed)) }
+        if let t = try f.number("temperature") { s.temperature = Float(t) }
+        if let p = try f.number("top_p") { s.topP = Float(p) }
+        // -1 is vLLM's "no limit", as 0 is here.
+        if let k = try f.int("top_k") { s.topK = k == -1 ? 0 : k }
+        if let p = try f.number("min_p") { s.minP = Float(p) }
+        if let p = try f.number("presence_penalty") { s.presencePenalty = Float(p) }
+        if let p = try f.number("frequency_penalty") { s.frequencyPenalty = Float(p) }
+        if let p = try f.number("repetition_penalty") { s.repetitionPenalty = Float(p) }
+        if let seed = try f.int("seed") { s.seed = UInt64(bitPattern: Int64(seed)) }
         if let bias = try f.object("logit_bias") {
-            guard bias.count <= 1024 else { throw APIError.invalid("'logit_bias' has more than 1024 entries", param: "logit_bias") }
             for (key, value) in bias {
-                guard let id = Int32(key), id >= 0, Int(id) < vocabularySize else {
+                guard let id = Int32(key) else {
                     throw APIError.invalid("'logit_bias' key '\(key)' is not a token id of this model", param: "logit_bias")
                 }
-                guard let b = value.doubleValue, b.isFinite, (-100...100).contains(b) else {
+                guard let b = value.doubleValue else {
                     throw APIError.invalid("'logit_bias' values must be numbers between -100 and 100", param: "logit_bias")
                 }
                 s.logitBias[id] = Float(b)
             }
         }
         sampling = s
-        n = try f.int("n", in: 1...16) ?? 1
-        stop = try f.stringOrStrings("stop", maxCount: 16)
-        if stop.contains(where: \.isEmpty) { throw APIError.invalid("'stop' strings must not be empty", param: "stop") }
+        n = try f.int("n") ?? 1
+        stop = try f.stringOrStrings("stop")
         _ = try f.string("user")
         ignoreEOS = try f.bool("ignore_eos") ?? false
         switch try f.string("context_length_exceeded_behavior") {
@@ -56,7 +57,7 @@ struct GenerationOptions {
                                    param: "context_length_exceeded_behavior")
         }
         cacheIsolationKey = try f.string("prompt_cache_isolation_key")
-        promptCacheMaxLength = try f.int("prompt_cache_max_len", in: 0...Int(Int32.max))
+        promptCacheMaxLength = try f.int("prompt_cache_max_len")
         returnTokenIDs = try f.bool("return_token_ids") ?? false
         grammar = try Self.grammar(f)
         stream = try f.bool("stream") ?? false

@@ -1,6 +1,4 @@
 import FlintEngine
-import FlintLoading
-import FlintModels
 import FlintJinja
 import FlintTokenizers
 import Foundation
@@ -41,10 +39,10 @@ public final class LocalInferenceEngine: InferenceEngine {
         created = Int(Date().timeIntervalSince1970)
         self.model = model
         engine = LLMEngine(model: model.model, tokenizer: model.tokenizer, configuration: configuration)
-        let host = EngineLoRAHost(engine: engine, config: model.model.config)
+        let host = EngineLoRAHost(engine: engine, model: model)
         adapterHost = host
         adapters = try adapterStore.map {
-            try LoRARegistry(directory: $0.directory, config: model.model.config, maxRank: $0.maxRank, slots: $0.slots,
+            try LoRARegistry(directory: $0.directory, config: host.config, maxRank: $0.maxRank, slots: $0.slots,
                              memoryBudget: $0.memoryBudget, host: host)
         }
     }
@@ -89,24 +87,4 @@ public struct AdapterStoreConfiguration: Sendable {
         self.slots = slots
         self.memoryBudget = memoryBudget
     }
-}
-
-/// Puts the registry's resident adapters into the engine's slots, converted to the
-/// format the LoRA kernels read.
-final class EngineLoRAHost: LoRAHost {
-    let engine: LLMEngine
-    let config: ModelConfig
-
-    init(engine: LLMEngine, config: ModelConfig) {
-        self.engine = engine
-        self.config = config
-    }
-
-    func loadAdapter(_ adapter: LoRAAdapter, slot: Int32) throws -> Int {
-        let weights = try LoRAAdapterWeights(adapter: adapter, config: config)
-        try engine.installAdapter(weights, slot: slot)
-        return weights.byteCount
-    }
-
-    func unloadAdapter(slot: Int32) { _ = try? engine.removeAdapter(slot: slot) }
 }

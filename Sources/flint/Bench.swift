@@ -93,7 +93,7 @@ struct Bench: AsyncParsableCommand {
             try await runEngine()
             return
         }
-        try runReportingErrors {
+        try await runReportingErrors {
             let loaded = try options.load()
             if roofline {
                 printRoofline(loaded)
@@ -105,29 +105,38 @@ struct Bench: AsyncParsableCommand {
             func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) } }
             var results: [Result] = []
 
-            if promptTokens > 0 {
-                let g = Generator(model: model, threads: options.threads, contextTokens: promptTokens + 16)
-                let prompt = randomTokens(promptTokens)
-                _ = g.feed(Array(prompt.prefix(16)), at: 0)  // warm-up
-                let samples = (0..<repetitions).map { _ in
-                    let t = Date()
-                    _ = g.feed(prompt, at: 0)
-                    return Double(promptTokens) / Date().timeIntervalSince(t)
+            // Prompt processing and generation run through the engine, as `serve` runs them.
+            if promptTokens > 0 || generateTokens > 0 {
+                let engine = loaded.engine(threads: options.threads,
+                                           contextTokens: max(promptTokens + 1, generateTokens + 2, 17))
+                defer { engine.shutdown(gracePeriod: 0) }
+                // Each request computes its whole prompt (no prefix-cache reuse) and runs to its max_tokens.
+                func request(_ prompt: [Int32], maxTokens: Int) -> GenerationRequest {
+                    GenerationRequest(prompt: prompt, maxTokens: maxTokens, ignoreEOS: true, promptCacheMaxLength: 0)
                 }
-                results.append(Result(test: "pp\(promptTokens)", nPrompt: promptTokens, nGen: 0, nBatch: 1, samples: samples))
-            }
-            if generateTokens > 0 {
-                let g = Generator(model: model, threads: options.threads, contextTokens: generateTokens + 16)
-                let samples = (0..<repetitions).map { _ in
-                    var token = randomTokens(1)[0]
-                    _ = g.feed([token], at: 0)
-                    let t = Date()
-                    for pos in 1...generateTokens {
-                        token = Sampler.argmax(g.feed([token], at: pos))
+                if promptTokens > 0 {
+                    let prompt = randomTokens(promptTokens)
+                    for try await _ in try engine.submit(request(Array(prompt.prefix(16)), maxTokens: 1)) {}  // warm-up
+                    var samples: [Double] = []
+                    for _ in 0..<repetitions {
+                        let t = Date()
+                        for try await _ in try engine.submit(request(prompt, maxTokens: 1)) {}
+                        samples.append(Double(promptTokens) / Date().timeIntervalSince(t))
                     }
-                    return Double(generateTokens) / Date().timeIntervalSince(t)
+                    results.append(Result(test: "pp\(promptTokens)", nPrompt: promptTokens, nGen: 0, nBatch: 1, samples: samples))
                 }
-                results.append(Result(test: "tg\(generateTokens)", nPrompt: 0, nGen: generateTokens, nBatch: 1, samples: samples))
+                if generateTokens > 0 {
+                    var samples: [Double] = []
+                    for _ in 0..<repetitions {
+                        // Timed from the first token (the one-token prompt's pass) to the last.
+                        var first: Date?
+                        for try await _ in try engine.submit(request(randomTokens(1), maxTokens: generateTokens + 1)) {
+                            if first == nil { first = Date() }
+                        }
+                        samples.append(Double(generateTokens) / Date().timeIntervalSince(first!))
+                    }
+                    results.append(Result(test: "tg\(generateTokens)", nPrompt: 0, nGen: generateTokens, nBatch: 1, samples: samples))
+                }
             }
             for b in batchSizes() {
                 let steps = max(16, min(generateTokens, 64))

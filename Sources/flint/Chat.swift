@@ -3,7 +3,7 @@ import FlintEngine
 import FlintTokenizers
 import Foundation
 
-struct Chat: ParsableCommand {
+struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat with a model in the terminal (multi-turn; /reset clears, /exit or Ctrl-D quits).")
 
@@ -25,12 +25,24 @@ struct Chat: ParsableCommand {
     @Option(name: .long, help: "Random seed.")
     var seed: UInt64?
 
-    func run() throws {
-        try runReportingErrors {
+    /// Tokens of conversation the KV pool holds; earlier turns stay in the engine's prefix
+    /// cache, so each answer only computes the new message.
+    static let contextTokens = 4096
+
+    func request(_ prompt: [Int32]) -> GenerationRequest {
+        GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: temperature, topP: topP, seed: seed),
+                          maxTokens: maxTokens)
+    }
+
+    func validate() throws {
+        do { try request([0]).validate(vocabularySize: 1) } catch { throw ValidationError(error) }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
             let loaded = try options.load()
-            let generator = Generator(model: loaded.model, threads: options.threads, contextTokens: 4096)
-            let sampling = SamplingParameters(temperature: temperature, topP: topP, seed: seed)
-            let stops = loaded.tokenizer.endOfGenerationIDs
+            let engine = loaded.engine(threads: options.threads, contextTokens: Self.contextTokens)
+            defer { engine.shutdown(gracePeriod: 0) }
             var messages: [ChatMessage] = system.map { [.system($0)] } ?? []
             FileHandle.standardError.write(Data("flint chat: \(options.model) (\(loaded.model.config.architecture)); /reset clears, /exit quits\n".utf8))
             while true {
@@ -45,23 +57,17 @@ struct Chat: ParsableCommand {
                 }
                 messages.append(.user(input))
                 let prompt = try loaded.encodeChat(messages)
-                if prompt.count + maxTokens > generator.maxTokens {
+                if prompt.count + maxTokens > engine.maxModelLength {
                     FileHandle.standardError.write(Data("(the conversation no longer fits the context: /reset starts a new one)\n".utf8))
                     messages.removeLast()
                     continue
                 }
-                var detok = StreamingDetokenizer(tokenizer: loaded.tokenizer, skipSpecial: true)
                 var answer = ""
-                try generator.generate(prompt: prompt, maxNewTokens: maxTokens, sampling: sampling, stopTokens: stops) { id in
-                    if stops.contains(id) { return true }
-                    let piece = detok.append(id)
-                    answer += piece
-                    FileHandle.standardOutput.write(Data(piece.utf8))
-                    return true
+                for try await e in try engine.submit(request(prompt)) {
+                    answer += e.text
+                    FileHandle.standardOutput.write(Data(e.text.utf8))
                 }
-                let tail = detok.flush()
-                answer += tail
-                print(tail)
+                FileHandle.standardOutput.write(Data("\n".utf8))  // unbuffered, as the pieces
                 messages.append(.assistant(answer))
             }
         }

@@ -28,8 +28,38 @@ struct ModelOptions: ParsableArguments {
 
 /// Errors reach the user as one line on stderr and exit status 1, not a stack trace.
 func runReportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode.failure
+    do { try body() } catch { throw reported(error) }
+}
+
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do { try await body() } catch { throw reported(error) }
+}
+
+private func reported(_ error: Error) -> Error {
+    if error is ValidationError || error is ExitCode { return error }
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    return ExitCode.failure
+}
+
+extension ValidationError {
+    /// The engine's refusal of a request (GenerationRequest.validate, the one place that
+    /// checks parameter ranges) in the CLI's words: the parameter `top_p` is the flag `--top-p`.
+    init(_ error: EngineError) {
+        if case .invalidParameter(let name, let reason) = error {
+            self.init("--\(name.replacingOccurrences(of: "_", with: "-")) \(reason)")
+        } else {
+            self.init(error.description)
+        }
+    }
+}
+
+extension LoadedModel {
+    /// An engine whose KV pool holds `tokens` tokens (in whole blocks): one conversation or
+    /// one request, run the way the server runs them.
+    func engine(threads: Int, contextTokens tokens: Int) -> LLMEngine {
+        var configuration = EngineConfiguration(threads: threads)
+        let blocks = (tokens + configuration.blockSize - 1) / configuration.blockSize
+        configuration.kvCacheBytes = max(1, blocks) * configuration.blockSize * kvBytesPerToken
+        return LLMEngine(model: model, tokenizer: tokenizer, configuration: configuration)
     }
 }

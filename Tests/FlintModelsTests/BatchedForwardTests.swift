@@ -21,7 +21,7 @@ final class BatchedForwardTests: XCTestCase {
 
         // Each prompt alone, the first in the same two chunks as below (a row rounds like
         // the chunk it runs in, as in llama.cpp; other sequences must not matter).
-        let single = Generator(model: model, threads: 2, contextTokens: 256)
+        let single = SequenceRunner(model: model, threads: 2, contextTokens: 256)
         let split = prompts[0].count / 2
         var expected: [[Float]] = []
         for (i, p) in prompts.enumerated() {

@@ -34,10 +34,10 @@ final class ReferenceLogitsTests: XCTestCase {
         XCTAssertEqual(golden.greedy.count, 8)
         let gguf = try GGUFFile(path: try TestModels.path(name))
         let model = try ModelRegistry.load(gguf)
-        let generator = Generator(model: model, threads: 2, contextTokens: 512)
+        let runner = SequenceRunner(model: model, threads: 2, contextTokens: 512)
         var greedyMatches = 0
         for c in golden.greedy {
-            let logits = generator.feed(c.prompt_ids, at: 0)
+            let logits = runner.feed(c.prompt_ids, at: 0)
             XCTAssertEqual(Sampler.argmax(logits), c.top10_ids[0], "\(name): argmax for \(c.prompt.debugDescription)")
             var worst: Float = 0
             for (id, ref) in zip(c.top10_ids, c.top10_logits) {
@@ -47,8 +47,7 @@ final class ReferenceLogitsTests: XCTestCase {
                                          "\(name): logit of \(id) for \(c.prompt.debugDescription): \(logits[Int(id)]) vs \(ref)")
             }
             let n = min(16, c.greedy_ids.count)
-            generator.reset()  // the reference generated from a fresh context
-            let out = try generator.generate(prompt: c.prompt_ids, maxNewTokens: n, sampling: .greedy, stopTokens: [])
+            let out = runner.greedy(prompt: c.prompt_ids, count: n)  // from a fresh context, as the reference
             let same = Array(out.prefix(n)) == Array(c.greedy_ids.prefix(n))
             if same { greedyMatches += 1 }
             let firstDiff = zip(out, c.greedy_ids).enumerated().first { $0.element.0 != $0.element.1 }?.offset
