@@ -5,10 +5,6 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
-#if defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 #elif defined(__aarch64__)
 #if defined(__linux__)
 #include <sys/auxv.h>
@@ -22,8 +18,6 @@ static const char *const names[FL_ISA_COUNT] = {
     [FL_ISA_AVX2] = "avx2",
     [FL_ISA_AVXVNNI] = "avxvnni",
     [FL_ISA_AVX512VNNI] = "avx512vnni",
-    [FL_ISA_AVX512BS] = "avx512bs",
-    [FL_ISA_AVX512BSAMX] = "avx512bs-amx",
     [FL_ISA_NEON] = "neon",
 };
 // The path each one starts from: entries without a form of their own keep that path's.
@@ -32,11 +26,9 @@ static const int parent[FL_ISA_COUNT] = {
     [FL_ISA_AVX2] = FL_ISA_SCALAR,
     [FL_ISA_AVXVNNI] = FL_ISA_AVX2,
     [FL_ISA_AVX512VNNI] = FL_ISA_AVX2,
-    [FL_ISA_AVX512BS] = FL_ISA_AVX512VNNI,
-    [FL_ISA_AVX512BSAMX] = FL_ISA_AVX512VNNI,
     [FL_ISA_NEON] = FL_ISA_SCALAR,
 };
-// Preferred default, best first; the avx512bs paths are opt-in only.
+// Preferred default, best first.
 static const int preference[] = {FL_ISA_AVX512VNNI, FL_ISA_AVXVNNI, FL_ISA_AVX2, FL_ISA_NEON, FL_ISA_SCALAR};
 
 static fl_isa_table tables[FL_ISA_COUNT];
@@ -62,22 +54,12 @@ static void detect(void) {
     const int avx2 = (b >> 5) & 1;
     const int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     const int vnni = (c >> 11) & 1;
-    const int amx_tile = (d >> 24) & 1, amx_int8 = (d >> 25) & 1;
     if (avx2 && fma && f16c) available[FL_ISA_AVX2] = 1;
     unsigned a1 = 0, b1, c1, d1;
     if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && ((a1 >> 4) & 1) && available[FL_ISA_AVX2])
         available[FL_ISA_AVXVNNI] = 1;  // CPUID.(7,1):EAX[4] AVX-VNNI
     if (available[FL_ISA_AVX2] && avx512f && avx512dq && avx512bw && avx512vl && vnni && (xcr0 & 0xe6) == 0xe6)
-        available[FL_ISA_AVX512VNNI] = available[FL_ISA_AVX512BS] = 1;
-    // AMX-INT8: CPU support, the OS enabling tile state in XCR0 (bits 17, 18), and on Linux
-    // the per-process permission for the large tile-data state (arch_prctl, XTILEDATA = 18);
-    // without it the first tile instruction would fault, so refusal means no AMX table.
-    if (available[FL_ISA_AVX512VNNI] && amx_tile && amx_int8 && (xcr0 & 0x60000) == 0x60000) {
-#if defined(__linux__) && defined(SYS_arch_prctl)
-        if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) == 0)
-            available[FL_ISA_AVX512BSAMX] = 1;
-#endif
-    }
+        available[FL_ISA_AVX512VNNI] = 1;
 }
 #elif defined(__aarch64__)
 static void detect(void) {
@@ -108,8 +90,6 @@ static void fill(int isa) {
     case FL_ISA_AVX2: fl_fill_avx2(t); break;
     case FL_ISA_AVXVNNI: fl_fill_avxvnni(t); break;
     case FL_ISA_AVX512VNNI: fl_fill_avx512vnni(t); break;
-    case FL_ISA_AVX512BS: fl_fill_avx512bs(t); break;
-    case FL_ISA_AVX512BSAMX: fl_fill_avx512bsamx(t); break;
 #elif defined(__aarch64__)
     case FL_ISA_NEON: fl_fill_neon(t); break;
 #endif

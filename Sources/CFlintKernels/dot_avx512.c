@@ -1,9 +1,7 @@
 // AVX-512 VNNI kernels: the shared 256-bit kernels with vpdpbusd (AVX512VL + VNNI) for the
-// unsigned x signed byte dot products, the zmm tiles, and the opt-in block-scalar tables
-// (AMX-INT8 code is only reached through the "avx512bs-amx" table, filled where the CPU and
-// OS allow AMX).
+// unsigned x signed byte dot products, and the zmm tiles.
 #if defined(__x86_64__) || defined(__i386__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,amx-tile,amx-int8"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
 #define FL_SFX avx512vnni
 #define FL_VNNI 1
 #define FL_DPBUSD _mm256_dpbusd_epi32

@@ -1,6 +1,6 @@
 // AVX-512 VNNI gemm for the 32-element block types Q4_1 (x Q8_1) and Q8_0, Q5_0, Q4_0
-// (x Q8_0) with GGML's lane-wise vec_dot arithmetic, on the transposed 16-row layout of
-// gemm_zmm_b.h (zb_w: dword r of u[l] = bytes 4l..4l+3 of weight row r's block). The default
+// (x Q8_0) with GGML's lane-wise vec_dot arithmetic, on a transposed 16-row layout (zb_w:
+// dword r of u[l] = bytes 4l..4l+3 of weight row r's block). The default
 // "avx512vnni" gemm of these types wherever a whole 16-row group and m > 1 (Q4_1: every m)
 // allow it (included by simd_impl.h when FL_AVX512).
 //
@@ -15,6 +15,97 @@
 // multiply per 64 products, as the two rows of a zmm have different scales.
 #ifndef FLINT_GEMM_ZMM_T_H
 #define FLINT_GEMM_ZMM_T_H
+
+// The transposed layout of a 16-row group, built per block from the GGML rows (never
+// stored in the model): 8 zmm u[j], dword r of u[j] = bytes 4j..4j+3 of row r's unpacked
+// block as unsigned bytes u = q + OFF, so one vpdpbusd with a broadcast activation dword
+// advances all 16 rows.
+typedef struct { __m512i u[8]; __m512 d, mn; } zb_w;
+
+// 4x4 dword transpose inside each 128-bit lane.
+FL_INLINE void zb_tr4(const __m512i a[4], __m512i t[4]) {
+    const __m512i t0 = _mm512_unpacklo_epi32(a[0], a[1]), t1 = _mm512_unpackhi_epi32(a[0], a[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(a[2], a[3]), t3 = _mm512_unpackhi_epi32(a[2], a[3]);
+    t[0] = _mm512_unpacklo_epi64(t0, t2);
+    t[1] = _mm512_unpackhi_epi64(t0, t2);
+    t[2] = _mm512_unpacklo_epi64(t1, t3);
+    t[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// 16 bytes at p of each of 16 rows (ws apart) -> t[c] with dword r = dword c of row r.
+// a[q] holds rows q, 4+q, 8+q, 12+q in its 128-bit lanes, so the in-lane transpose puts
+// rows in natural order.
+FL_INLINE void zb_load16(const uint8_t *p, size_t ws, __m512i t[4]) {
+    __m512i a[4];
+    FL_UNROLL for (int q = 0; q < 4; q++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + (size_t)q * ws)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + (size_t)(4 + q) * ws)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + (size_t)(8 + q) * ws)), 2);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + (size_t)(12 + q) * ws)), 3);
+        a[q] = v;
+    }
+    zb_tr4(a, t);
+}
+
+FL_INLINE void zb_nibbles(const __m512i t[4], zb_w *o) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    FL_UNROLL for (int j = 0; j < 4; j++) {
+        o->u[j] = _mm512_and_si512(t[j], m4);                             // elements 4j..4j+3
+        o->u[j + 4] = _mm512_and_si512(_mm512_srli_epi16(t[j], 4), m4);   // elements 16+4j..
+    }
+}
+
+// fp16 in the low half of each dword -> float
+FL_INLINE __m512 zb_h2f_lo(__m512i v) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)); }
+
+// w: block b of row 0; vidx: r * ws per lane (gathers of the per-row block headers).
+FL_INLINE void q4_0_bpack(const uint8_t *w, size_t ws, __m512i vidx, zb_w *o) {
+    __m512i t[4];
+    zb_load16(w + offsetof(block_q4_0, qs), ws, t);
+    zb_nibbles(t, o);
+    o->d = zb_h2f_lo(_mm512_i32gather_epi32(vidx, w, 1));
+    o->mn = _mm512_setzero_ps();
+}
+FL_INLINE void q4_1_bpack(const uint8_t *w, size_t ws, __m512i vidx, zb_w *o) {
+    __m512i t[4];
+    zb_load16(w + offsetof(block_q4_1, qs), ws, t);
+    zb_nibbles(t, o);
+    const __m512i dm = _mm512_i32gather_epi32(vidx, w, 1);  // d | m << 16
+    o->d = zb_h2f_lo(dm);
+    o->mn = zb_h2f_lo(_mm512_srli_epi32(dm, 16));
+}
+// Q5_0: the 5th bit of element e is bit e of qh; dword j of a row takes bits 4j..4j+3, which
+// vpermd spreads to bit 4 of the 4 bytes (table indexed by the 4 bits).
+FL_INLINE void q5_0_bpack(const uint8_t *w, size_t ws, __m512i vidx, zb_w *o) {
+    __m512i t[4];
+    zb_load16(w + offsetof(block_q5_0, qs), ws, t);
+    zb_nibbles(t, o);
+    const __m512i spread = _mm512_setr_epi32(0x00000000, 0x00000010, 0x00001000, 0x00001010,
+                                             0x00100000, 0x00100010, 0x00101000, 0x00101010,
+                                             0x10000000, 0x10000010, 0x10001000, 0x10001010,
+                                             0x10100000, 0x10100010, 0x10101000, 0x10101010);
+    const __m512i qh = _mm512_i32gather_epi32(vidx, w + offsetof(block_q5_0, qh), 1);
+    FL_UNROLL for (int j = 0; j < 8; j++)
+        o->u[j] = _mm512_or_si512(o->u[j], _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 4 * j), spread));
+    o->d = zb_h2f_lo(_mm512_i32gather_epi32(vidx, w, 1));
+    o->mn = _mm512_setzero_ps();
+}
+FL_INLINE void q8_0_bpack(const uint8_t *w, size_t ws, __m512i vidx, zb_w *o) {
+    __m512i t[4];
+    const __m512i sgn = _mm512_set1_epi8((char)0x80);
+    zb_load16(w + offsetof(block_q8_0, qs), ws, t);
+    FL_UNROLL for (int j = 0; j < 4; j++) o->u[j] = _mm512_xor_si512(t[j], sgn);
+    zb_load16(w + offsetof(block_q8_0, qs) + 16, ws, t);
+    FL_UNROLL for (int j = 0; j < 4; j++) o->u[4 + j] = _mm512_xor_si512(t[j], sgn);
+    o->d = zb_h2f_lo(_mm512_i32gather_epi32(vidx, w, 1));
+    o->mn = _mm512_setzero_ps();
+}
+
+FL_INLINE __m512i zb_bcast32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
 
 FL_INLINE __m512 zt_finish(const __m512 acc[8], __m512 s) {
     const __m512 t0 = _mm512_add_ps(acc[0], acc[4]), t1 = _mm512_add_ps(acc[1], acc[5]);

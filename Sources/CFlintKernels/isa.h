@@ -10,15 +10,12 @@
 
 #include "blocks.h"
 
-// Paths, lowest first within an architecture. The avx512bs paths are opt-in, never "best"
-// (block-scalar arithmetic, simd_impl.h).
+// Paths, lowest first within an architecture.
 enum {
     FL_ISA_SCALAR,
     FL_ISA_AVX2,         // x86-64: AVX2 + FMA + F16C
     FL_ISA_AVXVNNI,      // x86-64: the AVX2 kernels with VEX vpdpbusd (Alder Lake and later, Zen 5)
     FL_ISA_AVX512VNNI,   // x86-64: AVX-512 F/DQ/BW/VL + VNNI
-    FL_ISA_AVX512BS,
-    FL_ISA_AVX512BSAMX,
     FL_ISA_NEON,         // AArch64: Advanced SIMD with the dot-product extension (sdot/udot)
     FL_ISA_COUNT
 };
@@ -91,8 +88,6 @@ void fl_fill_scalar(fl_isa_table *t);         // dot_scalar.c: every matmul entr
 void fl_fill_avx2(fl_isa_table *t);           // dot_avx2.c
 void fl_fill_avxvnni(fl_isa_table *t);        // dot_avxvnni.c
 void fl_fill_avx512vnni(fl_isa_table *t);     // dot_avx512.c
-void fl_fill_avx512bs(fl_isa_table *t);       // dot_avx512.c, over a copy of the avx512vnni table
-void fl_fill_avx512bsamx(fl_isa_table *t);    // dot_avx512.c, over a copy of the avx512vnni table
 void fl_fill_neon(fl_isa_table *t);           // dot_neon.c
 void fl_fill_attention(fl_isa_table *t, int isa);   // attention.c (and attention_<isa>.c)
 void fl_fill_quantize(fl_isa_table *t, int isa);    // quantize.c

@@ -311,7 +311,6 @@ GEN(q6_K_tiled, block_q6_K, block_q8_K, QK_K, 0, FL_TM_K)
 #if FL_AVX512
 #include "gemm_zmm.h"
 #include "gemm_zmm_k.h"
-#include "gemm_zmm_b.h"
 #include "gemm_zmm_t.h"
 // One activation row on gemv_ymm.h's sequential GEMV, more on the zmm tiles.
 YMV1(q4_0, QK4_0, q4_0_tgemm_mv)
@@ -352,24 +351,3 @@ void FL_CAT(fl_fill_, FL_SFX)(fl_isa_table *t) {
     t->k[FL_SLOT_Q6_K_TILED].gemm = q6_K_tiled_mv1;
 #endif
 }
-
-#if FL_AVX512
-// Opt-in tables over a copy of the "avx512vnni" one: Q4_0/Q4_1/Q5_0/Q8_0 with the block-scalar
-// arithmetic of gemm_zmm_b.h (one int32 dot and one scale FMA per block and pair). Not the
-// default: its results are not bit-identical to GGML's lane-wise kernels, and the model
-// reference tests (greedy outputs vs llama.cpp) are calibrated to those.
-void fl_fill_avx512bs(fl_isa_table *t) {
-    t->k[FLINT_TYPE_Q4_0] = (fl_kernel){q4_0_bvec_dot, q4_0_bgemm};
-    t->k[FLINT_TYPE_Q4_1] = (fl_kernel){q4_1_bvec_dot, q4_1_bgemm};
-    t->k[FLINT_TYPE_Q5_0] = (fl_kernel){q5_0_bvec_dot, q5_0_bgemm};
-    t->k[FLINT_TYPE_Q8_0] = (fl_kernel){q8_0_bvec_dot, q8_0_bgemm};
-}
-// "avx512bs" with AMX-INT8 tiles for many activation rows: bit-identical to "avx512bs".
-void fl_fill_avx512bsamx(fl_isa_table *t) {
-    fl_fill_avx512bs(t);
-    t->k[FLINT_TYPE_Q4_0].gemm = q4_0_bgemm_amx;
-    t->k[FLINT_TYPE_Q4_1].gemm = q4_1_bgemm_amx;
-    t->k[FLINT_TYPE_Q5_0].gemm = q5_0_bgemm_amx;
-    t->k[FLINT_TYPE_Q8_0].gemm = q8_0_bgemm_amx;
-}
-#endif

@@ -100,7 +100,7 @@ func ggmlRMSE(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 /// Every path of the kernel layer (flint_kernels.h), on any architecture.
-let allSIMDISAs = ["avx2", "avxvnni", "avx512vnni", "avx512bs", "avx512bs-amx", "neon"]
+let allSIMDISAs = ["avx2", "avxvnni", "avx512vnni", "neon"]
 
 /// The paths other than scalar that this CPU can run. The first call prints which paths the
 /// kernel tests run here and which this CPU cannot run (their tests run on such CPUs, and

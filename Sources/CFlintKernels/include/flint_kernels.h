@@ -95,15 +95,11 @@ void flint_lora_expand_q8_0(const void *bt, size_t bt_stride, int64_t rank, int6
 /// Name of the instruction-set path in use. Every kernel of this module (matmuls, activation
 /// quantizers, attention, activations, RoPE, argmax, LoRA) runs on the selected path.
 /// x86-64: "scalar", "avx2" (AVX2 + FMA + F16C), "avxvnni" (the same with VEX vpdpbusd),
-/// "avx512vnni", and the opt-in "avx512bs" / "avx512bs-amx"; AArch64: "scalar", "neon"
+/// "avx512vnni"; AArch64: "scalar", "neon"
 /// (Advanced SIMD with the dot-product instructions). The best path the CPU runs is chosen at
 /// start-up unless the environment variable FLINT_KERNELS_ISA names another available one
 /// (e.g. FLINT_KERNELS_ISA=avx2 on an AVX-512 machine measures what an AVX2-only one runs).
-/// Every path but the opt-in ones gives the scalar reference's results bit for bit.
-/// "avx512bs" and "avx512bs-amx": Q4_0/Q4_1/Q5_0/Q8_0 use a block-scalar arithmetic (one
-/// int32 dot and one scale FMA per 32-element block: faster for many activation rows, but not
-/// bit-identical to GGML's lane-wise kernels, which the model reference tests follow);
-/// "avx512bs-amx" adds AMX-INT8 tiles and is bit-identical to "avx512bs".
+/// Every path gives the scalar reference's results bit for bit.
 const char *flint_kernels_isa(void);
 /// Forces the scalar reference path (1) or the best detected path (0); for tests and benchmarks.
 void flint_kernels_force_scalar(int on);
