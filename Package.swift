@@ -47,8 +47,9 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
-        // Shared by the test targets: reference vectors, model lookup, a single-sequence runner.
-        .target(name: "FlintTestSupport", dependencies: ["FlintLoading", "FlintModels", "FlintEngine"], path: "Tests/Support"),
+        // Shared by the test targets: reference vectors, model lookup, a single-sequence runner,
+        // a fake model with its own small tokenizer.
+        .target(name: "FlintTestSupport", dependencies: ["FlintLoading", "FlintModels", "FlintEngine", "FlintTokenizers"], path: "Tests/Support"),
         .target(name: "CAllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor", "FlintTestSupport"]),
         .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"], exclude: ["Fixtures"]),

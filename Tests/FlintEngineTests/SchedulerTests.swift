@@ -6,54 +6,7 @@ import FlintTokenizers
 import Foundation
 import XCTest
 
-/// A model stand-in whose "KV cache" stores the token written at each slot and whose next
-/// token is a hash of the whole sequence as read back through the block table. Greedy
-/// output is therefore a function of the true token sequence exactly when every block
-/// table, prefix-cache hit and preemption put the right tokens in the right slots.
-final class FakeExecutor: ModelExecutor, @unchecked Sendable {
-    let vocabularySize = 64
-    let blockSize: Int
-    private var slots: [Int32]
-    private var logits: [Float] = []
-    /// Pause per forward pass, to hold requests in the queue.
-    var delay: TimeInterval = 0
-    private(set) var passes = 0
-    private(set) var maxRowsInPass = 0
-
-    init(blockSize: Int, blockCount: Int) {
-        self.blockSize = blockSize
-        slots = Array(repeating: -1, count: blockSize * blockCount)
-    }
-
-    /// The token the fake model predicts after `tokens` (tokens 16..<64, never end of generation).
-    static func next(after tokens: some Collection<Int32>) -> Int32 {
-        var h: UInt64 = 1469598103934665603
-        for t in tokens { h = (h ^ UInt64(t)) &* 1099511628211 }
-        return 16 + Int32(h % 48)
-    }
-
-    func execute(_ batch: ForwardBatch) -> UnsafeBufferPointer<Float> {
-        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
-        passes += 1
-        maxRowsInPass = max(maxRowsInPass, batch.tokenCount)
-        for (row, slot) in batch.slots.enumerated() { slots[Int(slot)] = batch.tokens[row] }
-        logits = Array(repeating: 0, count: batch.logitRows.count * vocabularySize)
-        for (i, row) in batch.logitRows.enumerated() {
-            let table = Int(batch.blockTableStart[Int(batch.rowSequence[Int(row)])])
-            let position = Int(batch.positions[Int(row)])
-            let history = (0...position).map { p in slots[Int(batch.blockTables[table + p / blockSize]) * blockSize + p % blockSize] }
-            logits[i * vocabularySize + Int(Self.next(after: history))] = 1
-        }
-        return logits.withUnsafeBufferPointer { UnsafeBufferPointer(start: $0.baseAddress, count: $0.count) }
-    }
-}
-
 enum EngineTestSupport {
-    static let tokenizer: Tokenizer = {
-        let gguf = try! GGUFFile(path: try! TestModels.path("smollm2-135m-instruct"))
-        return try! Tokenizer(gguf: gguf)
-    }()
-
     /// Collects a request's events: tokens and text per completion, finish reasons, usage.
     struct Outcome {
         var tokens: [[Int32]]
@@ -96,7 +49,7 @@ final class SchedulerTests: XCTestCase {
         var config = EngineConfiguration(threads: 1, maxRunningSequences: maxRunning, maxBatchedTokens: maxBatched,
                                          maxWaitingRequests: maxWaiting)
         config.blockSize = blockSize
-        let e = LLMEngine(executor: fake, tokenizer: EngineTestSupport.tokenizer, blockCount: blocks,
+        let e = LLMEngine(executor: fake, tokenizer: FakeExecutor.tokenizer, blockCount: blocks,
                           contextLength: contextLength, configuration: config)
         return (e, fake)
     }
