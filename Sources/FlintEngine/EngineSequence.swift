@@ -1,9 +1,8 @@
-import FlintGrammar
 import FlintTokenizers
 
-/// One completion in flight: its tokens (prompt, then output), how many of them already
-/// have keys and values in the cache, and its KV blocks. Sampling and text state live here
-/// too, so a preempted sequence resumes exactly where it stopped.
+/// One completion in flight, as the scheduler sees it: its tokens (prompt, then output),
+/// how many of them already have keys and values in the cache, and its KV blocks. What the
+/// client sees (sampling, text, grammar) is its `output`, advanced by the OutputProcessor.
 final class EngineSequence {
     let request: RequestState
     /// Which of the request's completions this is.
@@ -29,17 +28,7 @@ final class EngineSequence {
     var loraPasses = 0
     var loraSlot: Int32 { request.request.loraSlot }
 
-    var sampler: Sampler
-    let processors: [any LogitProcessor]
-    var history: TokenHistory
-    var detokenizer: StreamingDetokenizer
-    var stopMatcher: StopStringMatcher
-    /// Where the output stands in the request's grammar, if it has one.
-    var grammar: GrammarMatcher?
-    /// False until the request's grammar trigger shows in the output.
-    var grammarActive: Bool
-    /// The output's bytes while a lazy grammar waits for its trigger.
-    var untriggeredOutput: [UInt8] = []
+    let output: SequenceOutput
     /// Engine clock (ns) of the last token, for inter-token latency.
     var lastTokenTime: UInt64 = 0
 
@@ -51,16 +40,7 @@ final class EngineSequence {
         tokens.reserveCapacity(r.prompt.count + r.maxTokens)
         promptCount = r.prompt.count
         salt = BlockManager.salt(isolationKey: r.cacheIsolationKey, loraSlot: r.loraSlot, adapterGeneration: request.adapterGeneration)
-        var sampling = r.sampling
-        // Each of n completions draws its own random numbers, reproducibly for a seed.
-        if let seed = sampling.seed { sampling.seed = seed &+ UInt64(index) }
-        sampler = Sampler(sampling)
-        processors = sampling.processors
-        history = TokenHistory(prompt: r.prompt)
-        detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecial: r.skipSpecialTokens)
-        stopMatcher = StopStringMatcher(r.stop)
-        grammar = r.grammar.map(GrammarMatcher.init(grammar:))
-        grammarActive = r.grammarTrigger == nil
+        output = SequenceOutput(r, index: index, tokenizer: tokenizer)
     }
 
     var generatedCount: Int { tokens.count - promptCount }

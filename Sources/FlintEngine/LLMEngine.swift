@@ -1,5 +1,4 @@
 import Dispatch
-import FlintGrammar
 import FlintLoading
 import FlintModels
 import FlintTensor
@@ -43,7 +42,7 @@ public final class LLMEngine: @unchecked Sendable {
     private let modelConfig: ModelConfig?
     private let scheduler: Scheduler
     private let metrics = EngineMetrics()
-    private let endOfGeneration: Set<Int32>
+    private let outputs: OutputProcessor
     private let vocabularySize: Int
 
     // Shared with submitting threads, guarded by `condition`.
@@ -69,9 +68,6 @@ public final class LLMEngine: @unchecked Sendable {
     private var steps = 0
     private var adapterGenerations: [Int32: UInt64] = [:]
     private var tokensPerSlot: [Int32: Int] = [:]
-    private let processed: UnsafeMutableBufferPointer<Float>
-    /// The vocabulary as a byte trie for grammar masks, built on first use.
-    private lazy var trie = VocabularyTrie(tokenizer: tokenizer)
 
     /// An engine over `model` with a KV pool of `configuration.kvCacheBytes`.
     public convenience init(model: any CausalLM, tokenizer: Tokenizer, configuration: EngineConfiguration = .init()) {
@@ -94,21 +90,18 @@ public final class LLMEngine: @unchecked Sendable {
         self.configuration = configuration
         self.blockCount = blockCount
         vocabularySize = executor.vocabularySize
-        endOfGeneration = tokenizer.endOfGenerationIDs
         maxModelLength = min(configuration.maxModelLength ?? contextLength, contextLength, blockCount * configuration.blockSize)
+        outputs = OutputProcessor(tokenizer: tokenizer, vocabularySize: executor.vocabularySize, maxModelLength: maxModelLength)
         scheduler = Scheduler(blocks: BlockManager(blockSize: configuration.blockSize, blockCount: blockCount),
                               maxRunning: configuration.maxRunningSequences,
                               maxBatchedTokens: configuration.maxBatchedTokens,
                               piece: configuration.promptPieceTokens, maxLoRAs: configuration.maxLorasPerBatch)
-        processed = .allocate(capacity: executor.vocabularySize)
         published.totalBlocks = blockCount
         metrics.blocksTotal.record(blockCount)
         let thread = Thread { [self] in loop() }
         thread.name = "flint-engine"
         thread.start()
     }
-
-    deinit { processed.deallocate() }
 
     // MARK: submitting
 
@@ -306,15 +299,32 @@ public final class LLMEngine: @unchecked Sendable {
         metrics.promptTokens.increment(by: r.request.prompt.count)
     }
 
+    /// One step: schedule this pass's pieces, run them in one forward pass, and turn the
+    /// sampled rows into tokens and events.
     private func step() {
         let started = Self.now()
         let queried = scheduler.prefixQueryTokens, hits = scheduler.prefixHitTokens, preempted = scheduler.preemptions
+        guard schedule() else { return }
+        let logits = executor.execute(batch)
+        scheduler.didRun(chunks)
+        processOutputs(logits)
+        steps += 1
+        metrics.stepDuration.recordNanoseconds(Int64(Self.now() - started))
+        metrics.batchTokens.record(batch.tokenCount)
+        metrics.batchSequences.record(chunks.count)
+        if scheduler.prefixQueryTokens > queried { metrics.prefixQueries.increment(by: scheduler.prefixQueryTokens - queried) }
+        if scheduler.prefixHitTokens > hits { metrics.prefixHits.increment(by: scheduler.prefixHitTokens - hits) }
+        if scheduler.preemptions > preempted { metrics.preemptions.increment(by: scheduler.preemptions - preempted) }
+    }
+
+    /// Picks this step's chunks and lays them out in `batch`; false when nothing can run.
+    private func schedule() -> Bool {
         scheduler.schedule(into: &chunks)
         guard !chunks.isEmpty else {
             // Nothing fits although nothing runs: cannot happen for validated requests, but a
             // stuck queue must fail loudly rather than spin.
             if scheduler.running.isEmpty, let head = scheduler.waiting.first { end(head.request, .error) }
-            return
+            return false
         }
         let bs = configuration.blockSize
         batch.removeAll()
@@ -329,115 +339,43 @@ public final class LLMEngine: @unchecked Sendable {
                 start = pieceEnd
             }
         }
-        let logits = executor.execute(batch)
-        scheduler.didRun(chunks)
+        return true
+    }
 
+    /// The next token of every chunk that sampled, its event to the client, and the end of
+    /// the completions that finished.
+    private func processOutputs(_ logits: UnsafeBufferPointer<Float>) {
         let now = Self.now()
         let vocab = vocabularySize
         var row = 0
         for c in chunks where c.samples {
-            let rowLogits = UnsafeBufferPointer(rebasing: logits[(row * vocab)..<((row + 1) * vocab)])
+            let s = c.sequence
+            var event = outputs.process(s, logits: UnsafeBufferPointer(rebasing: logits[(row * vocab)..<((row + 1) * vocab)]))
             row += 1
-            sampleNext(c.sequence, logits: rowLogits, now: now)
-        }
-        steps += 1
-        metrics.stepDuration.recordNanoseconds(Int64(Self.now() - started))
-        metrics.batchTokens.record(batch.tokenCount)
-        metrics.batchSequences.record(chunks.count)
-        if scheduler.prefixQueryTokens > queried { metrics.prefixQueries.increment(by: scheduler.prefixQueryTokens - queried) }
-        if scheduler.prefixHitTokens > hits { metrics.prefixHits.increment(by: scheduler.prefixHitTokens - hits) }
-        if scheduler.preemptions > preempted { metrics.preemptions.increment(by: scheduler.preemptions - preempted) }
-    }
-
-    private func sampleNext(_ s: EngineSequence, logits: UnsafeBufferPointer<Float>, now: UInt64) {
-        let r = s.request
-        let req = r.request
-        var input = logits
-        let grammar = s.grammarActive ? s.grammar : nil
-        if !s.processors.isEmpty || grammar != nil {
-            _ = processed.initialize(from: logits)
-            for p in s.processors { p.process(processed, history: s.history) }
-            if let g = grammar { g.mask(for: trie).apply(to: processed) }
-            input = UnsafeBufferPointer(processed)
-        }
-        let token = s.sampler.sample(input)
-        let isEnd = (!req.ignoreEOS && endOfGeneration.contains(token)) || req.stopTokenIDs.contains(token)
-        // The grammar follows every token but the end; when it can go no further (or, with
-        // nothing allowed, rejects the token) the completion is over.
-        var grammarDone = false
-        if !isEnd, var g = grammar {
-            grammarDone = !g.acceptToken(token, in: trie) || !g.canContinue
-            s.grammar = g
-        } else if !isEnd && !s.grammarActive, let trigger = req.grammarTrigger, let g = s.grammar {
-            grammarDone = startGrammar(s, g, trigger: trigger, token: token)
-        }
-        let logprob = req.logprobs.map { TokenLogprob(logits: logits, token: token, top: $0) }
-        s.tokens.append(token)
-        s.history.append(token)
-        r.completionTokens += 1
-        metrics.generatedTokens.increment()
-        if !r.sawFirstToken {
-            r.sawFirstToken = true
-            metrics.timeToFirstToken.recordNanoseconds(Int64(now - r.arrival))
-        } else if s.lastTokenTime > 0 {
-            metrics.interTokenLatency.recordNanoseconds(Int64(now - s.lastTokenTime))
-        }
-        s.lastTokenTime = now
-
-        var text: String
-        var reason: FinishReason?
-        if isEnd {
-            text = finalText(s)
-            reason = .stop
-        } else {
-            let (released, stopped) = s.stopMatcher.append(s.detokenizer.append(token))
-            text = released
-            if stopped {
-                reason = .stop
-            } else if grammarDone {
-                text += finalText(s)
-                reason = .stop
-            } else if s.generatedCount >= req.maxTokens || s.tokens.count >= maxModelLength {
-                text += finalText(s)
-                reason = .length
+            let r = s.request
+            r.completionTokens += 1
+            metrics.generatedTokens.increment()
+            if !r.sawFirstToken {
+                r.sawFirstToken = true
+                metrics.timeToFirstToken.recordNanoseconds(Int64(now - r.arrival))
+            } else if s.lastTokenTime > 0 {
+                metrics.interTokenLatency.recordNanoseconds(Int64(now - s.lastTokenTime))
             }
-        }
-        var event = EngineEvent(index: s.index, tokenIDs: [token], text: text, logprobs: logprob.map { [$0] } ?? [],
-                                finishReason: reason, usage: nil)
-        if let reason {
-            scheduler.remove(s)
-            metrics.finished(reason)
-            r.unfinished -= 1
-            if r.unfinished == 0 {
-                event.usage = r.usage
-                r.continuation.yield(event)
-                r.continuation.finish()
-                retire(r)
-                return
+            s.lastTokenTime = now
+            if let reason = event.finishReason {
+                scheduler.remove(s)
+                metrics.finished(reason)
+                r.unfinished -= 1
+                if r.unfinished == 0 {
+                    event.usage = r.usage
+                    r.continuation.yield(event)
+                    r.continuation.finish()
+                    retire(r)
+                    continue
+                }
             }
+            r.continuation.yield(event)
         }
-        r.continuation.yield(event)
-    }
-
-    /// Looks for a lazy grammar's trigger in the output so far; once found, the output from
-    /// there must follow the grammar. Output the grammar rejects leaves the request
-    /// unconstrained. Returns whether the grammar is already complete.
-    private func startGrammar(_ s: EngineSequence, _ grammar: GrammarMatcher, trigger: GrammarTrigger, token: Int32) -> Bool {
-        let searched = s.untriggeredOutput.count
-        s.untriggeredOutput += tokenizer.tokenBytes(token)
-        guard let start = trigger.match(in: s.untriggeredOutput, newFrom: searched) else { return false }
-        var g = grammar
-        let ok = g.accept(bytes: s.untriggeredOutput[start...])
-        s.untriggeredOutput = []
-        s.grammar = ok ? g : nil
-        s.grammarActive = ok
-        return ok && !g.canContinue
-    }
-
-    /// Text still held by the detokenizer and the stop matcher, at the end of a completion.
-    private func finalText(_ s: EngineSequence) -> String {
-        let (released, stopped) = s.stopMatcher.append(s.detokenizer.flush())
-        return stopped ? released : released + s.stopMatcher.flush()
     }
 
     /// Ends every unfinished completion of `r` with `reason` (cancellation, shutdown, failure).
