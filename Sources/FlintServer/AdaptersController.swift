@@ -10,15 +10,15 @@ struct AdaptersController<Engine: InferenceEngine>: Sendable {
     let maxUploadBytes: Int
 
     func addRoutes(to router: Router<FlintRequestContext>) {
-        router.post("/v1/adapters") { request, _ in try await create(request) }
+        router.post("/v1/adapters") { request, _ in EditedResponse(status: .created, response: try await create(request)) }
         router.get("/v1/adapters") { _, _ in
             let registry = try registry()
-            return try ControllerSupport.json(AdapterListBody(data: registry.list().map { body($0) }))
+            return AdapterListBody(data: registry.list().map { body($0) })
         }
         router.delete("/v1/adapters/:name") { _, context in
             let name = context.parameters.get("name") ?? ""
             do { try registry().remove(name: name) } catch let e as LoRARegistryError { throw APIError.adapter(e) }
-            return try ControllerSupport.json(AdapterDeletedBody(id: name, deleted: true))
+            return AdapterDeletedBody(id: name, deleted: true)
         }
     }
 
@@ -27,9 +27,9 @@ struct AdaptersController<Engine: InferenceEngine>: Sendable {
         return r
     }
 
-    private func create(_ request: Request) async throws -> Response {
+    private func create(_ request: Request) async throws -> AdapterBody {
         let registry = try registry()
-        let buffer = try await ControllerSupport.bytes(of: request.body, limit: maxUploadBytes)
+        let buffer = try await request.body.collect(limit: maxUploadBytes)
         let upload = Data(buffer.readableBytesView)
         let info: LoRARegistry.Info
         do {
@@ -61,7 +61,7 @@ struct AdaptersController<Engine: InferenceEngine>: Sendable {
         } catch let e as LoRARegistryError {
             throw APIError.adapter(e)
         }
-        return try ControllerSupport.json(body(info), status: .created)
+        return body(info)
     }
 
     private func body(_ info: LoRARegistry.Info) -> AdapterBody {
@@ -70,7 +70,7 @@ struct AdaptersController<Engine: InferenceEngine>: Sendable {
     }
 }
 
-struct AdapterBody: Encodable {
+struct AdapterBody: ResponseEncodable {
     let id: String
     var object = "adapter"
     let name: String
@@ -82,12 +82,12 @@ struct AdapterBody: Encodable {
     let loaded: Bool
 }
 
-struct AdapterListBody: Encodable {
+struct AdapterListBody: ResponseEncodable {
     var object = "list"
     let data: [AdapterBody]
 }
 
-struct AdapterDeletedBody: Encodable {
+struct AdapterDeletedBody: ResponseEncodable {
     let id: String
     var object = "adapter"
     let deleted: Bool

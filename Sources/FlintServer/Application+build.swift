@@ -39,9 +39,7 @@ public func buildRouter<Engine: InferenceEngine>(engine: Engine, configuration: 
     router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: APIKeyMiddleware(keys: configuration.apiKeys))
-    router.get("/health") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
-    }
+    router.get("/health") { _, _ in HealthBody() }
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))

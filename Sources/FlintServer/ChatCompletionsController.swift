@@ -42,14 +42,14 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
     }
 
     func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
-        try await ControllerSupport.handle(request, context: context, cancelOnDisconnect: cancelOnDisconnect) { body in
-            try await create(body: body)
+        try await context.cancellingWhenClientLeaves(enabled: cancelOnDisconnect) {
+            try await respond(request, context: context)
         }
     }
 
-    func create(body: RequestBody) async throws -> Response {
-        let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
-        let adapter = try ControllerSupport.model(f, engine: engine)
+    private func respond(_ request: Request, context: FlintRequestContext) async throws -> Response {
+        let f = try await request.body.fields(limit: maxBodyBytes)
+        let adapter = try ModelResolution.lease(f, engine: engine)
         let options = try GenerationOptions(f)
         guard let raw = try f.array("messages") else { throw APIError.invalid("'messages' is required", param: "messages") }
         guard !raw.isEmpty else { throw APIError.invalid("'messages' must contain at least one message", param: "messages") }
@@ -79,10 +79,10 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
             generation.grammar = constraint.grammar
             generation.grammarTrigger = constraint.trigger
         }
-        let stream = try ControllerSupport.submit(generation, to: engine, promptParam: "messages", logprobsParam: "top_logprobs")
-        let id = ControllerSupport.newID("chatcmpl-")
+        let stream = try engine.submit(generation, promptParam: "messages", logprobsParam: "top_logprobs")
+        let id = ResponseID.make("chatcmpl-")
         let model = try f.string("model")!
-        let created = ControllerSupport.now
+        let created = ResponseID.now
         let tokenizer = engine.tokenizer
         let returnIDs = options.returnTokenIDs
         // One parser per completion when tool calls are possible.
@@ -91,12 +91,12 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
         if options.stream {
             let includeUsage = options.includeUsage
             let n = options.n
-            return ControllerSupport.streamResponse { writer in
+            return ServerSentEvents.response { writer in
                 var parsers = initialParsers
                 func send(_ choice: ChatChunkChoice?, usage: Usage? = nil) async throws {
-                    try await writer.write(ControllerSupport.event(ChatChunkBody(
+                    try await writer.write(ServerSentEvents.event(ChatChunkBody(
                         id: id, created: created, model: model, choices: choice.map { [$0] } ?? [],
-                        usage: Nullable(usage.map(ControllerSupport.usage)))))
+                        usage: Nullable(usage.map(UsageBody.init)))))
                 }
                 for i in 0..<n {
                     try await send(ChatChunkChoice(index: i, delta: ChatDelta(role: "assistant", content: ""), logprobs: Nullable(nil),
@@ -128,7 +128,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
                                                    logprobs: Nullable(wantLogprobs ? Self.logprobs(e.logprobs, tokenizer) : nil),
                                                    finish_reason: Nullable(finish), token_ids: returnIDs ? e.tokenIDs : nil))
                 }
-                if let usage { ControllerSupport.account(usage, adapter: adapter) }
+                if let usage { AdapterLease.account(usage, adapter: adapter) }
                 if includeUsage, let usage { try await send(nil, usage: usage) }
             }
         }
@@ -166,16 +166,16 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
                               finish_reason: Nullable(reason), token_ids: returnIDs ? ids[i] : nil)
         }
         let u = usage ?? Usage(promptTokens: prompt.count, completionTokens: ids.reduce(0) { $0 + $1.count }, cachedPromptTokens: 0)
-        ControllerSupport.account(u, adapter: adapter)
-        return try ControllerSupport.json(ChatCompletionBody(id: id, created: created, model: model, choices: choices,
-                                                             usage: ControllerSupport.usage(u), prompt_token_ids: returnIDs ? prompt : nil))
+        AdapterLease.account(u, adapter: adapter)
+        return try ChatCompletionBody(id: id, created: created, model: model, choices: choices, usage: UsageBody(u),
+                                      prompt_token_ids: returnIDs ? prompt : nil).response(from: request, context: context)
     }
 
     static func logprobs(_ items: [TokenLogprob], _ tokenizer: Tokenizer) -> ChatLogprobs {
         ChatLogprobs(content: items.map { lp in
-            let t = ControllerSupport.tokenText(lp.token, tokenizer)
+            let t = TokenText.of(lp.token, tokenizer)
             return ChatTokenLogprob(token: t.text, logprob: lp.logprob, bytes: t.bytes, top_logprobs: lp.top.map { alt in
-                let a = ControllerSupport.tokenText(alt.token, tokenizer)
+                let a = TokenText.of(alt.token, tokenizer)
                 return .init(token: a.text, logprob: alt.logprob, bytes: a.bytes)
             })
         })

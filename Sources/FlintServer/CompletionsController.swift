@@ -59,14 +59,14 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
     }
 
     func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
-        try await ControllerSupport.handle(request, context: context, cancelOnDisconnect: cancelOnDisconnect) { body in
-            try await create(body: body)
+        try await context.cancellingWhenClientLeaves(enabled: cancelOnDisconnect) {
+            try await respond(request, context: context)
         }
     }
 
-    func create(body: RequestBody) async throws -> Response {
-        let f = try await ControllerSupport.fields(of: body, limit: maxBodyBytes)
-        let adapter = try ControllerSupport.model(f, engine: engine)
+    private func respond(_ request: Request, context: FlintRequestContext) async throws -> Response {
+        let f = try await request.body.fields(limit: maxBodyBytes)
+        let adapter = try ModelResolution.lease(f, engine: engine)
         var options = try GenerationOptions(f)
         // The legacy endpoint's default, as OpenAI's.
         if options.maxTokens == nil { options.maxTokens = 16 }
@@ -79,11 +79,11 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         for p in prompts {
             var r = try options.request(prompt: p.tokens, maxModelLength: engine.maxModelLength, logprobs: logprobs, promptParam: "prompt")
             r.loraSlot = adapter?.slot ?? 0
-            streams.append(try ControllerSupport.submit(r, to: engine, promptParam: "prompt"))
+            streams.append(try engine.submit(r, promptParam: "prompt"))
         }
-        let id = ControllerSupport.newID("cmpl-")
+        let id = ResponseID.make("cmpl-")
         let model = try f.string("model")!
-        let created = ControllerSupport.now
+        let created = ResponseID.now
         let tokenizer = engine.tokenizer
         let n = options.n
         let returnIDs = options.returnTokenIDs
@@ -92,12 +92,12 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         if options.stream {
             let includeUsage = options.includeUsage
             let streams = streams
-            return ControllerSupport.streamResponse { writer in
+            return ServerSentEvents.response { writer in
                 var usage: Usage?
                 for (p, stream) in streams.enumerated() {
                     var echoed = Set<Int>()
                     for try await e in stream {
-                        if let u = e.usage { usage = ControllerSupport.sum(usage, u) }
+                        if let u = e.usage { usage = usage.map { $0 + u } ?? u }
                         var text = e.text
                         if echo && !echoed.contains(e.index) {
                             echoed.insert(e.index)
@@ -107,13 +107,13 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
                         let choice = CompletionChoice(index: p * n + e.index, text: text,
                                                       logprobs: Nullable(logprobs == nil ? nil : Self.logprobs(e.logprobs, tokenizer)),
                                                       finish_reason: Nullable(e.finishReason?.rawValue), token_ids: returnIDs ? e.tokenIDs : nil)
-                        try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
+                        try await writer.write(ServerSentEvents.event(CompletionBody(id: id, created: created, model: model, choices: [choice], usage: nil)))
                     }
                 }
-                if let usage { ControllerSupport.account(usage, adapter: adapter) }
+                if let usage { AdapterLease.account(usage, adapter: adapter) }
                 if includeUsage, let usage {
-                    try await writer.write(ControllerSupport.event(CompletionBody(id: id, created: created, model: model, choices: [],
-                                                                                  usage: ControllerSupport.usage(usage))))
+                    try await writer.write(ServerSentEvents.event(CompletionBody(id: id, created: created, model: model, choices: [],
+                                                                                  usage: UsageBody(usage))))
                 }
             }
         }
@@ -130,7 +130,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
                 ids[e.index] += e.tokenIDs
                 lps[e.index] += e.logprobs
                 if let r = e.finishReason { finish[e.index] = r }
-                if let u = e.usage { usage = ControllerSupport.sum(usage, u) }
+                if let u = e.usage { usage = usage.map { $0 + u } ?? u }
             }
             for i in 0..<n {
                 choices.append(CompletionChoice(index: p * n + i, text: texts[i],
@@ -139,8 +139,9 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
             }
         }
         let u = usage ?? Usage(promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0)
-        ControllerSupport.account(u, adapter: adapter)
-        return try ControllerSupport.json(CompletionBody(id: id, created: created, model: model, choices: choices, usage: ControllerSupport.usage(u)))
+        AdapterLease.account(u, adapter: adapter)
+        return try CompletionBody(id: id, created: created, model: model, choices: choices, usage: UsageBody(u))
+            .response(from: request, context: context)
     }
 
     /// Legacy logprobs: token strings, their logprobs, top alternatives by string, and the
@@ -150,14 +151,14 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         var out = CompletionLogprobs()
         var position = 0
         for lp in items {
-            let t = ControllerSupport.tokenText(lp.token, tokenizer)
+            let t = TokenText.of(lp.token, tokenizer)
             out.tokens.append(t.text)
             out.token_logprobs.append(lp.logprob)
             out.text_offset.append(position)
             position += t.text.count
             var top: [String: Float] = [:]
             for alt in lp.top {
-                let a = ControllerSupport.tokenText(alt.token, tokenizer).text
+                let a = TokenText.of(alt.token, tokenizer).text
                 if top[a] == nil { top[a] = alt.logprob }
             }
             out.top_logprobs.append(top)

@@ -8,13 +8,13 @@ struct ModelsController<Engine: InferenceEngine>: Sendable {
     func addRoutes(to router: Router<FlintRequestContext>) {
         router.get("/v1/models") { _, _ in
             let adapters = engine.adapters?.list().map { body(id: "\(engine.modelName):\($0.name)", parent: engine.modelName, created: $0.created) }
-            return try ControllerSupport.json(ModelListBody(data: [body(id: engine.modelName)] + (adapters ?? [])))
+            return ModelListBody(data: [body(id: engine.modelName)] + (adapters ?? []))
         }
         router.get("/v1/models/**") { _, context in
             let id = context.parameters.getCatchAll().joined(separator: "/")
-            guard let adapter = try ControllerSupport.adapterName(id, engine: engine) else { return try ControllerSupport.json(body(id: id)) }
+            guard let adapter = try ModelResolution.adapterName(id, engine: engine) else { return body(id: id) }
             let created = engine.adapters?.info(adapter)?.created ?? engine.created
-            return try ControllerSupport.json(body(id: id, parent: engine.modelName, created: created))
+            return body(id: id, parent: engine.modelName, created: created)
         }
     }
 

@@ -40,7 +40,7 @@ public struct ToolCallParser: Sendable {
     /// `makeID` names each call (default: "call_" and 24 random hex digits).
     public init(syntax: ToolCallSyntax, makeID: (@Sendable () -> String)? = nil) {
         self.syntax = syntax
-        self.makeID = makeID ?? { ControllerSupport.newID("call_") }
+        self.makeID = makeID ?? { ResponseID.make("call_") }
     }
 
     public mutating func feed(_ text: String) -> [Output] {

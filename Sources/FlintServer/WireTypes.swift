@@ -1,3 +1,8 @@
+import FlintEngine
+import FlintTokenizers
+import Foundation
+import Hummingbird
+
 // OpenAI response bodies as the official clients expect them. Fields that OpenAI sends as
 // an explicit `null` (finish_reason, logprobs) are `Nullable`, not left out.
 
@@ -19,6 +24,43 @@ struct UsageBody: Encodable {
     let completion_tokens: Int
     let total_tokens: Int
     let prompt_tokens_details: Details
+
+    init(_ u: Usage) {
+        prompt_tokens = u.promptTokens
+        completion_tokens = u.completionTokens
+        total_tokens = u.totalTokens
+        prompt_tokens_details = Details(cached_tokens: u.cachedPromptTokens)
+    }
+}
+
+extension Usage {
+    /// The usage of several prompts' requests together (one completions response).
+    static func + (a: Usage, b: Usage) -> Usage {
+        Usage(promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens,
+              cachedPromptTokens: a.cachedPromptTokens + b.cachedPromptTokens)
+    }
+}
+
+/// Response and tool-call ids, and `created` times.
+enum ResponseID {
+    /// `prefix` and 24 random hex digits.
+    static func make(_ prefix: String) -> String {
+        func hex<T: FixedWidthInteger>(_ v: T) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: T.bitWidth / 4 - s.count) + s
+        }
+        return prefix + hex(UInt64.random(in: 0...UInt64.max)) + hex(UInt32.random(in: 0...UInt32.max))
+    }
+
+    static var now: Int { Int(Date().timeIntervalSince1970) }
+}
+
+/// The text of a token for logprobs: its bytes, decoded leniently.
+enum TokenText {
+    static func of(_ id: Int32, _ tokenizer: Tokenizer) -> (text: String, bytes: [UInt8]) {
+        let bytes = tokenizer.tokenBytes(id)
+        return (String(decoding: bytes, as: UTF8.self), bytes)
+    }
 }
 
 struct ChatMessageBody: Encodable {
@@ -83,7 +125,7 @@ struct ChatChoice: Encodable {
 
 }
 
-struct ChatCompletionBody: Encodable {
+struct ChatCompletionBody: ResponseEncodable {
     let id: String
     var object = "chat.completion"
     let created: Int
@@ -135,7 +177,7 @@ struct CompletionChoice: Encodable {
 
 }
 
-struct CompletionBody: Encodable {
+struct CompletionBody: ResponseEncodable {
     let id: String
     var object = "text_completion"
     let created: Int
@@ -145,7 +187,7 @@ struct CompletionBody: Encodable {
 
 }
 
-struct ModelBody: Encodable {
+struct ModelBody: ResponseEncodable {
     let id: String
     var object = "model"
     let created: Int
@@ -155,7 +197,12 @@ struct ModelBody: Encodable {
     let max_model_len: Int
 }
 
-struct ModelListBody: Encodable {
+struct ModelListBody: ResponseEncodable {
     var object = "list"
     let data: [ModelBody]
+}
+
+/// GET /health.
+struct HealthBody: ResponseEncodable {
+    var status = "ok"
 }
