@@ -188,8 +188,4 @@ final class BlockManager {
         lruNext[Int(b)] = -1
         cachedCount -= 1
     }
-
-    /// Blocks that are referenced or cached, for tests: after every sequence has finished,
-    /// `usedCount` must be 0.
-    var registeredCount: Int { byHash.count }
 }

@@ -44,8 +44,6 @@ final class EngineSequence {
     }
 
     var generatedCount: Int { tokens.count - promptCount }
-    /// Tokens still to run through the model before the next one can be sampled.
-    var pendingCount: Int { tokens.count - computed }
     var isPrefilling: Bool { computed < promptCount }
 
     /// Where the piece of tokens starting at `position` ends. A sequence's tokens run in

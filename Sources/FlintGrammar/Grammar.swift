@@ -135,8 +135,6 @@ public final class Grammar: Sendable {
         self.init(ruleNames: parsed.names, rules: parsed.rules, byteSets: parsed.byteSets, root: parsed.root)
     }
 
-    /// Number of rules (named and generated).
-    public var ruleCount: Int { ruleNames.count }
     /// Number of lowered elements.
     public var elementCount: Int { elements.count }
 

@@ -97,14 +97,6 @@ public final class SafeTensorsFile: Sendable {
         }
     }
 
-    /// The tensor's raw bytes, valid while `body` runs.
-    public func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard let t = info(name) else { throw SafeTensorsError.missingTensor(name) }
-        return try withData { data in
-            try body(UnsafeRawBufferPointer(rebasing: data[(dataRegionOffset + t.dataOffset)...].prefix(t.byteCount)))
-        }
-    }
-
     private func withData<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         if let mapping { return try body(mapping.bytes) }
         return try owned!.withUnsafeBytes(body)

@@ -67,8 +67,6 @@ public final class KVCache: @unchecked Sendable {
         memset(raw, 0, bytes)
         return raw
     }
-
-    public var totalBytes: Int { blockSize * blockCount * layers * kvHeads * (headDim + valueDim) * 2 }
 }
 
 /// The dimensions the KV cache needs from a model.

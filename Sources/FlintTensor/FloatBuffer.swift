@@ -28,8 +28,4 @@ public final class ScratchBuffer: @unchecked Sendable {
     public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
         reserve(bytes: max(1, count) * 4).assumingMemoryBound(to: Float.self)
     }
-
-    public func int32s(_ count: Int) -> UnsafeMutablePointer<Int32> {
-        reserve(bytes: max(1, count) * 4).assumingMemoryBound(to: Int32.self)
-    }
 }

@@ -84,17 +84,6 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Splits `0..<count` into contiguous chunks, one per thread.
-    /// (Closure-based: for cold paths, see `run(_:_:)`.)
-    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
-        if count <= 0 { return }
-        if count == 1 || threads.isEmpty { body(0..<count); return }
-        run { index, total in
-            let r = ThreadPool.chunk(count, index, total)
-            if !r.isEmpty { body(r) }
-        }
-    }
-
     @inline(__always)
     public static func chunk(_ count: Int, _ index: Int, _ total: Int) -> Range<Int> {
         let per = count / total, extra = count % total

@@ -24,9 +24,6 @@ public struct WeightMatrix: @unchecked Sendable {
     public func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         flint_dequantize_row(type.rawValue, data + r * rowStride, out, Int64(columns))
     }
-
-    /// Bytes of activation scratch `matmul` needs for `m` input rows.
-    public func activationBytes(rows m: Int) -> Int { m * type.vecDotType.rowBytes(columns) }
 }
 
 /// Activations quantized into a weight type's dot-product format, with a note of what

@@ -17,14 +17,6 @@ public enum ChatTemplateError: Error, Sendable, CustomStringConvertible {
         case .renderFailed(let e): return "Chat template rendering failed: \(e)"
         }
     }
-
-    /// The underlying template error, if any.
-    public var jinjaError: JinjaError {
-        switch self {
-        case .invalidTemplate(let e), .renderFailed(let e): return e
-        case .rejected(let message): return .raised(message: message)
-        }
-    }
 }
 
 /// A model's chat template (GGUF `tokenizer.chat_template`), rendered the way
