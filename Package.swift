@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "flint", dependencies: [
-            "FlintServer", "FlintEngine", "FlintLoading", "FlintModels", "FlintTensor", "FlintTokenizers",
+            "FlintServer", "FlintEngine", "FlintGrammar", "FlintLoading", "FlintModels", "FlintTensor", "FlintTokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -54,14 +54,22 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["CFlintKernels", "FlintTensor", "FlintTestSupport"]),
         .testTarget(name: "FlintJinjaTests", dependencies: ["FlintJinja", "FlintTokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "FlintTokenizersTests", dependencies: ["FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
-        .testTarget(name: "FlintGrammarTests", dependencies: ["FlintGrammar", "FlintLoading", "FlintTestSupport"]),
-        .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTestSupport"]),
+        .testTarget(name: "FlintGrammarTests", dependencies: ["FlintGrammar", "FlintJinja", "FlintTokenizers", "FlintLoading", "FlintTestSupport"]),
+        .testTarget(name: "FlintLoadingTests", dependencies: ["FlintLoading", "FlintTensor", "FlintTestSupport"]),
         .testTarget(name: "FlintLoRATests", dependencies: ["FlintLoading", "FlintTestSupport"]),
-        .testTarget(name: "FlintModelsTests", dependencies: ["FlintModels", "FlintLoading", "FlintEngine", "FlintTestSupport", "CAllocationCounter"]),
-        .testTarget(name: "FlintEngineTests", dependencies: ["FlintEngine", "FlintGrammar", "FlintTestSupport"]),
+        .testTarget(name: "FlintModelsTests", dependencies: [
+            "FlintModels", "FlintLoading", "FlintEngine", "FlintTensor", "FlintTokenizers", "FlintTestSupport", "CAllocationCounter",
+        ]),
+        .testTarget(name: "FlintEngineTests", dependencies: [
+            "FlintEngine", "FlintGrammar", "FlintJinja", "FlintLoading", "FlintModels", "FlintTokenizers", "FlintTestSupport",
+        ]),
         .testTarget(name: "FlintServerTests", dependencies: [
-            "FlintServer", "FlintEngine", "FlintTestSupport",
+            "FlintServer", "FlintEngine", "FlintJinja", "FlintTokenizers", "FlintTestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
     ],
     swiftLanguageModes: [.v6]
