@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .target(name: "CFlintKernels"),
@@ -24,7 +25,9 @@ let package = Package(
         .target(name: "FlintJinja"),
         .target(name: "FlintTokenizers", dependencies: ["FlintJinja"]),
         .target(name: "FlintGrammar", dependencies: ["FlintTokenizers", "FlintJinja"]),
-        .target(name: "FlintLoading", dependencies: ["CFlintKernels", "FlintTensor", "FlintTokenizers", "ZIPFoundation"]),
+        .target(name: "FlintLoading", dependencies: [
+            "CFlintKernels", "FlintTensor", "FlintTokenizers", "ZIPFoundation", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "FlintModels", dependencies: ["CFlintKernels", "FlintLoading", "FlintTensor"]),
         .target(name: "FlintEngine", dependencies: [
             "CFlintKernels", "FlintModels", "FlintTensor", "FlintTokenizers", "FlintJinja", "FlintLoading", "FlintGrammar",

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ZIPFoundation
 
@@ -78,7 +79,7 @@ public enum ModelPuller {
             }
             do {
                 _ = try archive.extract(member, bufferSize: 1 << 20, skipCRC32: false) { chunk in
-                    chunk.withUnsafeBytes { hasher.update($0) }
+                    hasher.update(data: chunk)
                     try out.write(contentsOf: chunk)
                     written += chunk.count
                     let percent = min(100, written * 100 / max(1, entry.approximateBytes))
@@ -96,7 +97,7 @@ public enum ModelPuller {
         }
         try out.close()
         if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
-        let digest = hasher.finalize()
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         guard digest == entry.sha256 else {
             throw Failure.checksumMismatch(model: entry.name, expected: entry.sha256, actual: digest)
         }
