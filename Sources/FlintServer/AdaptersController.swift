@@ -30,12 +30,11 @@ struct AdaptersController<Engine: InferenceEngine>: Sendable {
     private func create(_ request: Request) async throws -> AdapterBody {
         let registry = try registry()
         let buffer = try await request.body.collect(limit: maxUploadBytes)
-        let upload = Data(buffer.readableBytesView)
         let info: LoRARegistry.Info
         do {
             if let boundary = request.headers[.contentType].flatMap(MultipartForm.boundary(contentType:)) {
                 let form: MultipartForm
-                do { form = try MultipartForm(body: upload, boundary: boundary) } catch {
+                do { form = try MultipartForm(body: buffer, boundary: boundary) } catch {
                     throw APIError.invalid("The multipart body is malformed: \(error)")
                 }
                 guard let namePart = form.parts.first(where: { $0.name == "name" && $0.filename == nil }),
@@ -51,7 +50,7 @@ struct AdaptersController<Engine: InferenceEngine>: Sendable {
                 }
                 info = try registry.add(name: name, files: files)
             } else {
-                let f = try RequestFields(body: Array(upload))
+                let f = try RequestFields(body: Array(buffer.readableBytesView))
                 guard let name = try f.string("name") else { throw APIError.invalid("'name' is required", param: "name") }
                 guard let path = try f.string("path") else {
                     throw APIError.invalid("'path' is required (or upload the files as multipart/form-data)", param: "path")

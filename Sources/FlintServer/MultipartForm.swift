@@ -1,7 +1,10 @@
 import Foundation
+import MultipartKit
+import NIOCore
 
-/// A `multipart/form-data` body (RFC 7578): text fields and files, each by the name the
-/// client gave it. Only what an adapter upload needs; anything malformed is an error.
+/// A `multipart/form-data` body (RFC 7578), split into parts by multipart-kit's parser:
+/// text fields and files, each by the name the client gave it. Anything malformed (no
+/// parts, a part the boundary never closes, a part without a name) is an error.
 struct MultipartForm {
     struct Part {
         let name: String
@@ -10,6 +13,7 @@ struct MultipartForm {
     }
 
     let parts: [Part]
+    static let maxParts = 64
 
     struct Malformed: Error, CustomStringConvertible {
         let description: String
@@ -19,62 +23,49 @@ struct MultipartForm {
     static func boundary(contentType: String) -> String? {
         let items = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
         guard items.first?.lowercased() == "multipart/form-data" else { return nil }
-        for item in items.dropFirst() where item.lowercased().hasPrefix("boundary=") {
-            var b = String(item.dropFirst("boundary=".count))
-            if b.hasPrefix("\""), b.hasSuffix("\""), b.count >= 2 { b = String(b.dropFirst().dropLast()) }
-            return (1...70).contains(b.utf8.count) ? b : nil
+        return parameter("boundary", in: items.dropFirst()).flatMap { (1...70).contains($0.utf8.count) ? $0 : nil }
+    }
+
+    init(body: ByteBuffer, boundary: String) throws {
+        let parser = MultipartParser(boundary: boundary)
+        var parts: [MultipartPart] = []
+        var current: MultipartPart?
+        parser.onHeader = { name, value in
+            if current == nil { current = MultipartPart(body: ByteBuffer()) }
+            current!.headers.add(name: name, value: value)
+        }
+        parser.onBody = { chunk in
+            if current == nil { current = MultipartPart(body: ByteBuffer()) }
+            current!.body.writeBuffer(&chunk)
+        }
+        parser.onPartComplete = {
+            parts.append(current ?? MultipartPart(body: ByteBuffer()))
+            current = nil
+        }
+        do { try parser.execute(body) } catch { throw Malformed(description: "the multipart body does not parse") }
+        guard current == nil else { throw Malformed(description: "a multipart part is not terminated by the boundary") }
+        guard !parts.isEmpty else { throw Malformed(description: "no multipart parts in the body") }
+        guard parts.count <= Self.maxParts else { throw Malformed(description: "more than \(Self.maxParts) multipart parts") }
+        self.parts = try parts.map { part in
+            guard let disposition = part.headers.first(name: "Content-Disposition") else {
+                throw Malformed(description: "a multipart part has no Content-Disposition header")
+            }
+            let items = disposition.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let name = Self.parameter("name", in: items.dropFirst()) else {
+                throw Malformed(description: "a multipart part has no name")
+            }
+            return Part(name: name, filename: Self.parameter("filename", in: items.dropFirst()), data: Data(part.body.readableBytesView))
+        }
+    }
+
+    /// `key=value` or `key="value"` among header parameters.
+    private static func parameter(_ key: String, in items: ArraySlice<String>) -> String? {
+        for item in items {
+            guard let eq = item.firstIndex(of: "="), item[..<eq].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
+            var value = String(item[item.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value
         }
         return nil
-    }
-
-    init(body: Data, boundary: String) throws {
-        let delimiter = Data("--\(boundary)".utf8)
-        let crlf = Data("\r\n".utf8)
-        guard var cursor = body.range(of: delimiter)?.upperBound else { throw Malformed(description: "no multipart boundary in the body") }
-        var parts: [Part] = []
-        while true {
-            // After a delimiter: "--" ends the body, CRLF starts a part.
-            let rest = body[cursor...]
-            if rest.starts(with: Data("--".utf8)) { break }
-            guard rest.starts(with: crlf) else { throw Malformed(description: "a multipart boundary is not followed by a line break") }
-            cursor += 2
-            guard let headerEnd = body.range(of: Data("\r\n\r\n".utf8), in: cursor..<body.endIndex) else {
-                throw Malformed(description: "a multipart part has no end of headers")
-            }
-            guard let headers = String(data: body[cursor..<headerEnd.lowerBound], encoding: .utf8) else {
-                throw Malformed(description: "multipart part headers are not UTF-8")
-            }
-            guard let next = body.range(of: crlf + delimiter, in: headerEnd.upperBound..<body.endIndex) else {
-                throw Malformed(description: "a multipart part is not terminated by the boundary")
-            }
-            let (name, filename) = try Self.disposition(headers)
-            parts.append(Part(name: name, filename: filename, data: body[headerEnd.upperBound..<next.lowerBound]))
-            guard parts.count <= 64 else { throw Malformed(description: "more than 64 multipart parts") }
-            cursor = next.upperBound
-        }
-        self.parts = parts
-    }
-
-    /// `name` and `filename` of the Content-Disposition header.
-    private static func disposition(_ headers: String) throws -> (String, String?) {
-        for line in headers.components(separatedBy: "\r\n") {
-            guard let colon = line.firstIndex(of: ":"),
-                  line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "content-disposition" else { continue }
-            var name: String?, filename: String?
-            for item in line[line.index(after: colon)...].split(separator: ";").dropFirst() {
-                let kv = item.trimmingCharacters(in: .whitespaces)
-                guard let eq = kv.firstIndex(of: "=") else { continue }
-                var value = String(kv[kv.index(after: eq)...])
-                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-                switch kv[..<eq].lowercased() {
-                case "name": name = value
-                case "filename": filename = value
-                default: break
-                }
-            }
-            guard let name else { throw Malformed(description: "a multipart part has no name") }
-            return (name, filename)
-        }
-        throw Malformed(description: "a multipart part has no Content-Disposition header")
     }
 }

@@ -174,6 +174,19 @@ def test_bad_adapters_are_4xx_and_server_stays_healthy(adapters_server, adapter_
         "not multipart or json": (request(url, "POST", "/v1/adapters", b"\x00\x01garbage",
                                           headers={"Content-Type": "application/octet-stream"}), 400),
     }
+    # Malformed multipart bodies (split by multipart-kit's parser): each is a 400.
+    body, ctype = multipart({"name": "mp"}, {"adapter_config.json": config, "adapter_model.safetensors": weights})
+    boundary = ctype.split("boundary=")[1].encode()
+    for what, raw in {
+        "truncated multipart": body[:len(body) // 2],
+        "no parts": b"--" + boundary + b"--\r\n",
+        "no boundary in body": b"just text",
+        "part without disposition": b"--" + boundary + b"\r\nX-Other: 1\r\n\r\ndata\r\n--" + boundary + b"--\r\n",
+        "part without name": b"--" + boundary + b'\r\nContent-Disposition: form-data; filename="a"\r\n\r\nx\r\n--'
+                             + boundary + b"--\r\n",
+        "other boundary": body.replace(boundary, b"x" * len(boundary)),
+    }.items():
+        cases[what] = (request(url, "POST", "/v1/adapters", raw, headers={"Content-Type": ctype}), 400)
     for what, (r, status) in cases.items():
         assert r.status == status, f"{what}: {r.status} {r.body[:300]!r}"
         assert r.json()["error"]["message"], what
