@@ -19,6 +19,9 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customShort("n"), help: "Tokens for the generation test (0 = skip).")
     var generateTokens: Int = 128
 
+    @Option(name: [.customShort("d"), .long], help: "Tokens already in the KV cache before each pp and tg test (llama-bench's -d; a multiple of 16).")
+    var depth: Int = 0
+
     @Option(name: .customShort("b"), help: "Comma-separated batch sizes for aggregate decoding (e.g. 1,8,32).")
     var batches: String = ""
 
@@ -74,6 +77,7 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         guard promptTokens >= 0, generateTokens >= 0, repetitions >= 1 else { throw ValidationError("counts must be positive") }
+        guard depth >= 0 && depth % 16 == 0 else { throw ValidationError("--depth must be a multiple of 16 (whole KV blocks)") }
         for b in batchSizes() where b < 1 || b > 512 { throw ValidationError("batch sizes must be in 1...512") }
         guard adapters >= 0, adapters <= 65535, (1...256).contains(loraRank) else {
             throw ValidationError("--adapters must be in 0...65535 and --lora-rank in 1...256")
@@ -107,35 +111,47 @@ struct Bench: AsyncParsableCommand {
 
             // Prompt processing and generation run through the engine, as `serve` runs them.
             if promptTokens > 0 || generateTokens > 0 {
-                let engine = loaded.engine(threads: options.threads,
-                                           contextTokens: max(promptTokens + 1, generateTokens + 2, 17))
+                // Room for the depth context, and for every repetition's own tokens without
+                // evicting it from the prefix cache.
+                let perTest = max(promptTokens + 1, generateTokens + 2, 17)
+                let engine = loaded.engine(threads: options.threads, contextTokens: depth + (repetitions + 2) * perTest)
                 defer { engine.shutdown(gracePeriod: 0) }
-                // Each request computes its whole prompt (no prefix-cache reuse) and runs to its max_tokens.
-                func request(_ prompt: [Int32], maxTokens: Int) -> GenerationRequest {
-                    GenerationRequest(prompt: prompt, maxTokens: maxTokens, ignoreEOS: true, promptCacheMaxLength: 0)
+                let context = randomTokens(depth)
+                let label = depth > 0 ? "@d\(depth)" : ""
+                /// Runs `tokens` after the context to its max_tokens; each request computes all of
+                /// its own tokens, and takes exactly the context from the prefix cache.
+                func run(_ tokens: [Int32], maxTokens: Int, onToken: () -> Void = {}) async throws {
+                    let request = GenerationRequest(prompt: context + tokens, maxTokens: maxTokens, ignoreEOS: true,
+                                                    promptCacheMaxLength: depth)
+                    for try await e in try engine.submit(request) {
+                        onToken()
+                        if let u = e.usage, u.cachedPromptTokens != depth {
+                            throw ValidationError("the depth context was not in the prefix cache (\(u.cachedPromptTokens) of \(depth) tokens)")
+                        }
+                    }
                 }
+                // Warm-up, which also puts the context in the prefix cache.
+                let warm = GenerationRequest(prompt: context + randomTokens(16), maxTokens: 1, ignoreEOS: true)
+                for try await _ in try engine.submit(warm) {}
                 if promptTokens > 0 {
-                    let prompt = randomTokens(promptTokens)
-                    for try await _ in try engine.submit(request(Array(prompt.prefix(16)), maxTokens: 1)) {}  // warm-up
                     var samples: [Double] = []
                     for _ in 0..<repetitions {
+                        let prompt = randomTokens(promptTokens)
                         let t = Date()
-                        for try await _ in try engine.submit(request(prompt, maxTokens: 1)) {}
+                        try await run(prompt, maxTokens: 1)
                         samples.append(Double(promptTokens) / Date().timeIntervalSince(t))
                     }
-                    results.append(Result(test: "pp\(promptTokens)", nPrompt: promptTokens, nGen: 0, nBatch: 1, samples: samples))
+                    results.append(Result(test: "pp\(promptTokens)\(label)", nPrompt: promptTokens, nGen: 0, nBatch: 1, samples: samples))
                 }
                 if generateTokens > 0 {
                     var samples: [Double] = []
                     for _ in 0..<repetitions {
                         // Timed from the first token (the one-token prompt's pass) to the last.
                         var first: Date?
-                        for try await _ in try engine.submit(request(randomTokens(1), maxTokens: generateTokens + 1)) {
-                            if first == nil { first = Date() }
-                        }
+                        try await run(randomTokens(1), maxTokens: generateTokens + 1) { if first == nil { first = Date() } }
                         samples.append(Double(generateTokens) / Date().timeIntervalSince(first!))
                     }
-                    results.append(Result(test: "tg\(generateTokens)", nPrompt: 0, nGen: generateTokens, nBatch: 1, samples: samples))
+                    results.append(Result(test: "tg\(generateTokens)\(label)", nPrompt: 0, nGen: generateTokens, nBatch: 1, samples: samples))
                 }
             }
             for b in batchSizes() {
@@ -221,7 +237,7 @@ struct Bench: AsyncParsableCommand {
     private func report(_ results: [Result], loaded: LoadedModel) {
         if json {
             let rows = results.map { r in
-                "{\"test\":\"\(r.test)\",\"n_prompt\":\(r.nPrompt),\"n_gen\":\(r.nGen),\"n_batch\":\(r.nBatch),"
+                "{\"test\":\"\(r.test)\",\"n_prompt\":\(r.nPrompt),\"n_gen\":\(r.nGen),\"n_batch\":\(r.nBatch),\"n_depth\":\(r.test.hasPrefix("batch") ? 0 : depth),"
                     + "\"n_threads\":\(options.threads),\"isa\":\"\(KernelPath.current)\",\"avg_ts\":\(String(format: "%.3f", r.mean)),\"stddev_ts\":\(String(format: "%.3f", r.stddev))}"
             }
             print("[" + rows.joined(separator: ",") + "]")
