@@ -262,6 +262,7 @@ struct Bench: AsyncParsableCommand {
         config.maxWaitingRequests = max(config.maxWaitingRequests, concurrency)
         let llm = LLMEngine(model: loaded.model, tokenizer: loaded.tokenizer, configuration: config)
         defer { llm.shutdown(gracePeriod: 0) }
+        try engineOptions.checkMaxModelLength(engine: llm, contextLength: loaded.model.config.contextLength)
         var adapterBytes = 0
         if adapters > 0 {
             do {

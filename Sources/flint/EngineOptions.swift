@@ -19,11 +19,15 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("max-loras"), help: "Most distinct LoRA adapters per forward pass.")
     var maxLoras: Int = EngineConfiguration.defaultMaxLoras
 
+    @Option(name: .customLong("max-model-len"), help: "Longest prompt + output per request (default: the model's trained context, capped by the KV cache).")
+    var maxModelLength: Int?
+
     func validate() throws {
         guard (1...4096).contains(maxRunningSequences) else { throw ValidationError("--max-num-seqs must be in 1...4096") }
         guard (1...65536).contains(maxBatchedTokens) else { throw ValidationError("--max-num-batched-tokens must be in 1...65536") }
         guard (1...65535).contains(maxLoras) else { throw ValidationError("--max-loras must be in 1...65535") }
         guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1") }
+        if let maxModelLength, maxModelLength < 1 { throw ValidationError("--max-model-len must be at least 1") }
         if let text = kvCacheMemory {
             guard let bytes = Self.parseBytes(text) else {
                 throw ValidationError("--kv-cache-memory: '\(text)' is not a byte count (e.g. 512M, 2GiB)")
@@ -39,7 +43,15 @@ struct EngineOptions: ParsableArguments {
     func configuration(threads: Int) -> EngineConfiguration {
         EngineConfiguration(threads: threads, kvCacheBytes: kvCacheMemory.flatMap(Self.parseBytes),
                             maxRunningSequences: maxRunningSequences, maxBatchedTokens: maxBatchedTokens,
-                            maxWaitingRequests: maxQueue, maxLorasPerBatch: maxLoras)
+                            maxWaitingRequests: maxQueue, maxModelLength: maxModelLength, maxLorasPerBatch: maxLoras)
+    }
+
+    /// A `--max-model-len` the engine cannot hold is an error at start-up, not a silent cap.
+    func checkMaxModelLength(engine: LLMEngine, contextLength: Int) throws {
+        guard let asked = maxModelLength, asked > engine.maxModelLength else { return }
+        let kvTokens = engine.blockCount * engine.configuration.blockSize
+        throw ValidationError("--max-model-len \(asked) is more than this engine can hold: the model was trained for \(contextLength) "
+                              + "tokens and the KV cache holds \(kvTokens) (raise --kv-cache-memory)")
     }
 
     /// "1073741824", "512M", "1.5G", "2GiB" → bytes (K/M/G are powers of 1000, KiB/MiB/GiB of 1024).

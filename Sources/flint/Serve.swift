@@ -52,14 +52,16 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
+        try engineOptions.checkMaxModelLength(engine: engine.engine, contextLength: loaded.model.config.contextLength)
         for (name, reason) in engine.adapters?.skipped ?? [] {
             logger.warning("adapter '\(name)' in the store was not loaded: \(reason)")
         }
         let config = ServerConfiguration(host: host, port: port, apiKeys: Set(apiKeys), maxAdapterUploadBytes: loraOptions.maxUploadBytes)
         let name = engine.modelName
         let host = self.host
+        let maxModelLength = engine.maxModelLength
         try await runServer(engine: engine, configuration: config, registry: registry, logger: logger) { port in
-            FileHandle.standardError.write(Data("flint serve: \(name) on http://\(host):\(port)/v1 (kernels: \(KernelPath.current))\n".utf8))
+            FileHandle.standardError.write(Data("flint serve: \(name) on http://\(host):\(port)/v1 (kernels: \(KernelPath.current), max model len \(maxModelLength))\n".utf8))
         }
     }
 }
