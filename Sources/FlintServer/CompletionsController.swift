@@ -32,11 +32,13 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         case .string(let s): return [(engine.encodePrompt(s), s)]
         case .array(let items) where items.isEmpty: throw APIError.invalid("'prompt' must not be empty", param: "prompt")
         case .array(let items):
-            guard items.count <= 64 else { throw APIError.invalid("'prompt' has more than 64 prompts", param: "prompt") }
-            switch items[0] {
-            case .int:
+            // A list of token ids is one prompt of any length; lists of prompts hold at most 64.
+            if case .int = items[0] {
                 let t = try tokens(items)
                 return [(t, tokenizer.decode(t))]
+            }
+            guard items.count <= 64 else { throw APIError.invalid("'prompt' has more than 64 prompts", param: "prompt") }
+            switch items[0] {
             case .string:
                 var out: [(tokens: [Int32], text: String)] = []
                 for item in items {

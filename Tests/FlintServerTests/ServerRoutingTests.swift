@@ -111,6 +111,23 @@ final class ServerRoutingTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    /// A prompt of token ids is one prompt of any length (only lists of prompts are capped at 64).
+    func testLongTokenIDPromptIsOnePrompt() async throws {
+        let ids = (0..<100).map { 4 + $0 % 60 }
+        try await app().test(.router) { client in
+            let body = "{\(self.model),\"prompt\":\(ids),\"max_tokens\":3,\"temperature\":0}"
+            try await client.execute(uri: "/v1/completions", method: .post, headers: self.auth, body: ByteBuffer(string: body)) { r in
+                XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+                let o = try self.object(r)
+                XCTAssertEqual((o["choices"] as? [[String: Any]])?.count, 1)
+                XCTAssertEqual((o["usage"] as? [String: Any])?["prompt_tokens"] as? Int, 100)
+            }
+            let strings = "[" + Array(repeating: "\"a\"", count: 65).joined(separator: ",") + "]"
+            try await self.error(client, "/v1/completions", body: "{\(self.model),\"prompt\":\(strings),\"max_tokens\":1}",
+                                 status: .badRequest, param: "prompt")
+        }
+    }
+
     func testStreamingFramesAndStopStrings() async throws {
         let full = expectedText(after: "hello world", count: 12)
         let stop = String(full.dropFirst(4).prefix(2))
