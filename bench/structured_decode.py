@@ -14,11 +14,11 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
+
+from flint_process import flint_serve
 
 SCHEMA = {
     "type": "object",
@@ -31,12 +31,6 @@ SCHEMA = {
     "required": ["items"], "additionalProperties": False,
 }
 PROMPT = "List 24 items of a hardware store inventory as JSON."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stream(port: int, body: dict):
@@ -66,18 +60,7 @@ def stream(port: int, body: dict):
 
 
 def bench_model(flint: str, model: str, repetitions: int):
-    port = free_port()
-    proc = subprocess.Popen([flint, "serve", "--model", model, "--port", str(port), "--host", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/health")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+    with flint_serve(flint, model) as port:
         base = {"model": model, "messages": [{"role": "user", "content": PROMPT}], "stream": True,
                 "stream_options": {"include_usage": True}, "temperature": 0}
         constrained, free = [], []
@@ -88,9 +71,6 @@ def bench_model(flint: str, model: str, repetitions: int):
             m, u = stream(port, {**base, "max_tokens": n, "ignore_eos": True})
             free.append((m - 1) / u)
         return n, constrained[1:], free[1:]
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 def main():

@@ -10,7 +10,9 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
     let cancelOnDisconnect: Bool
 
     func addRoutes(to router: Router<FlintRequestContext>) {
-        router.post("/v1/chat/completions") { request, context in try await create(request, context: context) }
+        router.post("/v1/chat/completions") { request, context in
+            try await context.cancellingWhenClientLeaves(enabled: cancelOnDisconnect) { try await create(request, context: context) }
+        }
     }
 
     static var roles: Set<String> { ["system", "developer", "user", "assistant", "tool"] }
@@ -41,13 +43,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
         return m
     }
 
-    func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
-        try await context.cancellingWhenClientLeaves(enabled: cancelOnDisconnect) {
-            try await respond(request, context: context)
-        }
-    }
-
-    private func respond(_ request: Request, context: FlintRequestContext) async throws -> Response {
+    private func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
         let f = try await request.body.fields(limit: maxBodyBytes)
         let adapter = try ModelResolution.lease(f, engine: engine)
         let options = try GenerationOptions(f)

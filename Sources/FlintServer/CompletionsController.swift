@@ -10,7 +10,9 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
     let cancelOnDisconnect: Bool
 
     func addRoutes(to router: Router<FlintRequestContext>) {
-        router.post("/v1/completions") { request, context in try await create(request, context: context) }
+        router.post("/v1/completions") { request, context in
+            try await context.cancellingWhenClientLeaves(enabled: cancelOnDisconnect) { try await create(request, context: context) }
+        }
     }
 
     /// `prompt` as token sequences: a string, a list of strings, a list of token ids, or a
@@ -60,13 +62,7 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         }
     }
 
-    func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
-        try await context.cancellingWhenClientLeaves(enabled: cancelOnDisconnect) {
-            try await respond(request, context: context)
-        }
-    }
-
-    private func respond(_ request: Request, context: FlintRequestContext) async throws -> Response {
+    private func create(_ request: Request, context: FlintRequestContext) async throws -> Response {
         let f = try await request.body.fields(limit: maxBodyBytes)
         let adapter = try ModelResolution.lease(f, engine: engine)
         var options = try GenerationOptions(f)
