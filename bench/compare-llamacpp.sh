@@ -4,8 +4,8 @@
 # ratio Flint / llama.cpp, plus the generation roofline (measured memory read
 # bandwidth / weight bytes read per token).
 #
-# Then batched decode on one model (--batched-model, default smollm2-135m-instruct), both
-# engines: aggregate tok/s at batch 1, 8 and 32, the ratio Flint / llama.cpp, and each
+# Then batched decode on one model (--batched-model, default smollm2-135m-instruct; "none"
+# skips it), both engines: aggregate tok/s at batch 1, 8 and 32, the ratio Flint / llama.cpp, and each
 # engine's figure as a multiple of its own batch 1.
 #
 #   bench/compare-llamacpp.sh [--isa avx2] [--no-build] [--threads 2] [-p 256] [-n 128] [--repetitions 3]
@@ -79,6 +79,7 @@ if tg:
 PY
 done
 
+[ "$batched" != none ] || exit 0
 path=$($flint pull "$batched")
 bj=$($flint bench --model "$path" -p 0 -n "$n" -b 1,8,32 --threads "$threads" --repetitions "$reps" --json)
 blj=$(llama bench/llamacpp_bench.py "$path" "$threads" 0 "$n" "$reps" 1,8,32 --flash-attn "$fa")

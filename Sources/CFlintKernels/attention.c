@@ -29,8 +29,6 @@ static void fill_slots(int32_t *slots, const int32_t *block_table, int32_t block
 
 // ---- scalar reference
 
-// ---- scalar reference
-
 static float dot_one_row_scalar(const float *q, const uint16_t *k, int32_t n) {
     float s[4][16] = {{0}};
     const int32_t np = n & ~63;
@@ -49,6 +47,14 @@ static float dot_prompt_scalar(const float *q, const uint16_t *k, int32_t n) {
     float s[16] = {0};
     for (int32_t i = 0; i < n; i += 16)
         for (int l = 0; l < 16; l++) s[l] = fmaf(fl_h2f(k[i + l]), q[i + l], s[l]);
+    return fl_r16(s);
+}
+
+// dot_prompt_scalar of a key already widened to f32 (n a multiple of 16).
+static float dot_prompt_f32_scalar(const float *q, const float *k, int32_t n) {
+    float s[16] = {0};
+    for (int32_t i = 0; i < n; i += 16)
+        for (int l = 0; l < 16; l++) s[l] = fmaf(k[i + l], q[i + l], s[l]);
     return fl_r16(s);
 }
 
@@ -111,11 +117,59 @@ void fl_attn_finish_scalar(float *acc, int32_t lanes, int32_t head_dim, float *o
         out[d] = (acc[d] + acc[2 * head_dim + d]) + (acc[head_dim + d] + acc[3 * head_dim + d]);
 }
 
+void fl_attn_widen_scalar(float *dst, const uint16_t *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = fl_h2f(src[i]);
+}
+
+// The tile forms (isa.h): per query, the prompt kernel's scores and the 16-lane KQV of
+// scores_scalar and fl_attn_kqv_scalar, over one block of widened keys or values.
+static void widen_keys_scalar(float *kf, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
+                              int32_t nb, int32_t lo, int32_t head_dim) {
+    for (int32_t i = 0; i < nb; i++) {  // keys before lo are no query's: not read
+        float *dst = kf + (int64_t)i * head_dim;
+        if (kb + i < lo) memset(dst, 0, sizeof(float) * (size_t)head_dim);
+        else fl_attn_widen_scalar(dst, fl_key_ptr(cache, slots, kb + i, head_dim, head_offset), head_dim);
+    }
+}
+
+static void widen_values_scalar(float *vt, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
+                                int32_t nb, int32_t lo, int32_t head_dim) {
+    for (int32_t i = 0; i < (nb + 15) / 16 * 16; i++) {
+        float *dst = vt + ((int64_t)(i / 16) * head_dim) * 16 + i % 16;
+        const int in = kb + i >= lo && i < nb;
+        const uint16_t *v = in ? fl_key_ptr(cache, slots, kb + i, head_dim, head_offset) : NULL;
+        for (int32_t d = 0; d < head_dim; d++) dst[d * 16] = in ? fl_h2f(v[d]) : 0.0f;
+    }
+}
+
+static void tile_scores_scalar(const float *qh, int32_t rows, const int32_t *first, const int32_t *last,
+                               const float *kf, int32_t kb, int32_t nb, int32_t head_dim, float scale, float *s,
+                               int64_t ld) {
+    for (int32_t r = 0; r < rows; r++) {
+        const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+        for (int32_t j = lo; j <= hi; j++)
+            s[r * ld + j] = dot_prompt_f32_scalar(qh + (int64_t)r * head_dim, kf + (int64_t)(j - kb) * head_dim, head_dim) * scale;
+    }
+}
+
+static void tile_kqv_scalar(float *acc, int32_t rows, const int32_t *first, const int32_t *last, const float *w,
+                            int64_t ld, const float *vt, int32_t kb, int32_t nb, int32_t head_dim) {
+    for (int32_t r = 0; r < rows; r++) {
+        const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+        for (int32_t j = lo; j <= hi; j++) {
+            const float *vj = vt + (int64_t)((j - kb) / 16) * head_dim * 16 + (j - kb) % 16;
+            float *a = acc + (int64_t)r * head_dim * 16 + j % 16;
+            for (int32_t d = 0; d < head_dim; d++) a[d * 16] = fmaf(vj[d * 16], w[r * ld + j], a[d * 16]);
+        }
+    }
+}
+
 void fl_fill_attention(fl_isa_table *t, int isa) {
     switch (isa) {
     case FL_ISA_SCALAR:
         t->attn = (fl_attention_ops){scores_scalar, softmax_scalar, fl_attn_kqv_scalar, fl_attn_finish_scalar,
-                                     fl_attn_round_f16_scalar, fl_attn_store_f16_scalar, NULL, NULL};
+                                     fl_attn_round_f16_scalar, fl_attn_store_f16_scalar, NULL, NULL,
+                                     widen_keys_scalar, widen_values_scalar, tile_scores_scalar, tile_kqv_scalar};
         break;
 #if defined(__x86_64__) || defined(__i386__)
     case FL_ISA_AVX2: fl_attention_fill_avx2(t); break;
@@ -156,6 +210,161 @@ void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, 
     }
 }
 
+// Keys per block of a tile's key pass: 16 KiB widened to f32, so a block stays in L1 while
+// every query of the tile uses it. The value pass takes 256 keys a block: its forms walk a
+// block 16 dimensions at a time (64 bytes a key, 16 KiB a slice), and longer blocks mean
+// fewer round trips of the accumulators. Both multiples of 16 (blocks start at a multiple
+// of 16, so a 16-key lane group never straddles two).
+static int32_t tile_block_keys(int32_t head_dim) {
+    const int32_t n = 4096 / head_dim & ~15;
+    return n < 16 ? 16 : n;
+}
+#define TILE_VALUE_BLOCK_KEYS 128
+
+int64_t flint_attention_scratch_floats(int64_t rows, int32_t max_pos, int32_t head_dim, int32_t heads) {
+    const int64_t keys = (int64_t)max_pos + 1, g = heads > 0 ? heads : 1;
+    const int64_t per_row = keys + g * (keys + 64 * (int64_t)head_dim + head_dim);
+    const int64_t ld = ((int64_t)max_pos + 16) & ~15, n = FL_TILE_QUERIES, hd = head_dim;
+    const int64_t block = tile_block_keys(head_dim) > TILE_VALUE_BLOCK_KEYS ? tile_block_keys(head_dim) : TILE_VALUE_BLOCK_KEYS;
+    const int64_t tile = n * ld + n * hd + n * 16 * hd + block * hd + ld;
+    return rows > 1 && per_row < tile ? tile : per_row;
+}
+
+// Prompt rows of one sequence as tiles (flint_attention_paged). A tile is up to
+// FL_TILE_QUERIES query vectors (row, head) that share a KV head. Pass 1 widens the tile's
+// keys block by block and scores every query against each block; each query's softmax then
+// runs as in the per-row path; pass 2 widens the values block by block, transposed, and adds
+// them into every query's 16 lane accumulators (key j to lane j % 16), reduced at the end as
+// the per-row finish does. Queries keep their own key ranges (causal, windows): a query
+// takes from a block exactly the keys the per-row path gives it, in the same order.
+static void attention_tiles(const fl_attention_ops *ops, const float *q, int64_t q_stride, const int32_t *q_pos,
+                            int64_t row_begin, int64_t row_end, const uint16_t *k_cache, const uint16_t *v_cache,
+                            const int32_t *block_table, int32_t block_size, int32_t n_head, int32_t n_kv_head,
+                            int32_t head_dim, float scale, int32_t window, int32_t head_begin, int32_t head_end,
+                            float *out, int64_t out_stride, float *scratch) {
+    int32_t lo = INT32_MAX, hi = 0;
+    for (int64_t r = row_begin; r < row_end; r++) {
+        const int32_t f = window > 0 && q_pos[r] - window + 1 > 0 ? q_pos[r] - window + 1 : 0;
+        lo = f < lo ? f : lo;
+        hi = q_pos[r] > hi ? q_pos[r] : hi;
+    }
+    const int64_t ld = ((int64_t)hi + 16) & ~15, hd = head_dim, n = FL_TILE_QUERIES;
+    const int32_t key_block = tile_block_keys(head_dim), value_block = TILE_VALUE_BLOCK_KEYS, group = n_head / n_kv_head;
+    const int32_t block = key_block > value_block ? key_block : value_block;
+    // scratch (flint_attention_scratch_floats): scores n × ld, queries n × hd, lane
+    // accumulators n × hd × 16, one widened block, key slots ld
+    float *s = scratch, *qh = s + n * ld, *acc = qh + n * hd, *kvf = acc + n * 16 * hd;
+    int32_t *slots = (int32_t *)(kvf + block * hd);
+    fill_slots(slots, block_table, block_size, n_kv_head, lo, hi);
+    int32_t first[FL_TILE_QUERIES], last[FL_TILE_QUERIES];
+    float *dst[FL_TILE_QUERIES];
+    for (int32_t h0 = head_begin; h0 < head_end;) {
+        const int32_t kv = h0 / group, h1 = (kv + 1) * group < head_end ? (kv + 1) * group : head_end;
+        const int64_t head_offset = (int64_t)kv * block_size * head_dim;
+        const int32_t heads = h1 - h0, rows_per_tile = heads < n ? (int32_t)(n / heads) : 1;
+        for (int64_t r0 = row_begin; r0 < row_end; r0 += rows_per_tile) {
+            const int64_t r1 = row_end - r0 < rows_per_tile ? row_end : r0 + rows_per_tile;
+            for (int32_t hb = h0; hb < h1; hb += (int32_t)n) {  // more heads than a tile holds: several tiles
+                const int32_t he = h1 - hb < n ? h1 : hb + (int32_t)n;
+                int32_t m = 0;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int32_t h = hb; h < he; h++, m++) {
+                        last[m] = q_pos[r];
+                        first[m] = window > 0 && last[m] - window + 1 > 0 ? last[m] - window + 1 : 0;
+                        ops->round(qh + m * hd, q + r * q_stride + h * hd, 1.0f, head_dim);
+                        dst[m] = out + r * out_stride + h * hd;
+                    }
+                int32_t tlo = INT32_MAX, thi = 0;
+                for (int32_t i = 0; i < m; i++) {
+                    tlo = first[i] < tlo ? first[i] : tlo;
+                    thi = last[i] > thi ? last[i] : thi;
+                }
+                for (int32_t kb = tlo & ~15; kb <= thi; kb += key_block) {
+                    const int32_t nb = thi - kb + 1 < key_block ? thi - kb + 1 : key_block;
+                    ops->widen_keys(kvf, k_cache, slots, head_offset, kb, nb, tlo, head_dim);
+                    ops->tile_scores(qh, m, first, last, kvf, kb, nb, head_dim, scale, s, ld);
+                }
+                for (int32_t i = 0; i < m; i++) {
+                    float *si = s + i * ld;
+                    const float inv = (float)(1.0 / ops->softmax(si, first[i], last[i]));
+                    ops->round(si + first[i], si + first[i], inv, last[i] + 1 - first[i]);
+                }
+                memset(acc, 0, sizeof(float) * (size_t)(m * 16 * hd));
+                for (int32_t kb = tlo & ~15; kb <= thi; kb += value_block) {
+                    const int32_t nb = thi - kb + 1 < value_block ? thi - kb + 1 : value_block;
+                    ops->widen_values(kvf, v_cache, slots, head_offset, kb, nb, tlo, head_dim);
+                    ops->tile_kqv(acc, m, first, last, s, ld, kvf, kb, nb, head_dim);
+                }
+                for (int32_t i = 0; i < m; i++)
+                    for (int32_t d = 0; d < head_dim; d++) dst[i][d] = fl_r16(acc + (i * hd + d) * 16);
+            }
+        }
+        h0 = h1;
+    }
+}
+
+// Keys per block of a decoding row's pass over its context when its heads share a KV head:
+// 128 KiB of F16 keys, which stay in L2 while every head of the group reads them.
+static int32_t decode_block_override;
+
+void flint_attention_set_decode_block_keys(int32_t keys) { decode_block_override = keys; }
+
+static int32_t decode_block_keys(int32_t head_dim) {
+    if (decode_block_override > 0) return decode_block_override;
+    const int32_t n = 65536 / head_dim & ~15;
+    return n < 64 ? 64 : n;
+}
+
+// One decoding row, heads head_begin..head_end - 1, over a context long enough that its keys
+// and values no longer stay in cache from one head to the next: the per-row path's steps,
+// with the heads of a KV head taking turns block by block, so each block of keys and values
+// is read from memory once for the group. Every head's scores, softmax, lane accumulators
+// (64 lanes, key j to lane j % 64, in key order) and tail are the per-row path's, so the bits
+// are too; the accumulators live in scratch instead of registers.
+static void attention_decode_grouped(const fl_attention_ops *ops, const float *q, int32_t pos, int32_t first,
+                                     const uint16_t *k_cache, const uint16_t *v_cache, const int32_t *block_table,
+                                     int32_t block_size, int32_t n_head, int32_t n_kv_head, int32_t head_dim,
+                                     float scale, int32_t head_begin, int32_t head_end, float *out, float *scratch) {
+    const int64_t keys = (int64_t)pos + 1, hd = head_dim;
+    const int32_t group = n_head / n_kv_head, block = decode_block_keys(head_dim);
+    const int32_t n_kv = (pos + GGML_KV_PAD) / GGML_KV_PAD * GGML_KV_PAD;
+    const int32_t split = (n_kv & ~63) < pos + 1 ? (n_kv & ~63) : pos + 1;
+    int32_t *slots = (int32_t *)scratch;  // scratch (flint_attention_scratch_floats): slots, then per head
+    fill_slots(slots, block_table, block_size, n_kv_head, first, pos);  // scores, accumulators, query
+    for (int32_t h0 = head_begin; h0 < head_end;) {
+        const int32_t kv = h0 / group, h1 = (kv + 1) * group < head_end ? (kv + 1) * group : head_end, m = h1 - h0;
+        const int64_t head_offset = (int64_t)kv * block_size * head_dim;
+        float *s = scratch + keys, *acc = s + m * keys, *qh = acc + m * 64 * hd;
+        for (int32_t i = 0; i < m; i++) ops->round(qh + i * hd, q + (int64_t)(h0 + i) * head_dim, 1.0f, head_dim);
+        for (int32_t kb = first; kb <= pos; kb += block) {
+            const int32_t ke = pos - kb < block ? pos : kb + block - 1;
+            for (int32_t i = 0; i < m; i++)
+                ops->scores(qh + i * hd, k_cache, slots, hd, head_offset, kb, ke, head_dim, scale, 0, s + i * keys);
+        }
+        for (int32_t i = 0; i < m; i++) {
+            float *si = s + i * keys;
+            const float inv = (float)(1.0 / ops->softmax(si, first, pos));
+            ops->round(si + first, si + first, inv, pos + 1 - first);
+        }
+        memset(acc, 0, sizeof(float) * (size_t)(m * 64 * hd));
+        for (int32_t kb = first; kb < split; kb += block) {
+            const int32_t ke = split - 1 - kb < block ? split - 1 : kb + block - 1;
+            for (int32_t i = 0; i < m; i++) ops->kqv(acc + i * 64 * hd, 64, s + i * keys, v_cache, slots, hd, head_offset, kb, ke, head_dim);
+        }
+        for (int32_t i = 0; i < m; i++) {
+            float *oh = out + (int64_t)(h0 + i) * head_dim;
+            ops->finish(acc + i * 64 * hd, 64, head_dim, oh);
+            for (int32_t d = 0; split <= pos && d < head_dim; d++) {  // the per-row path's tail
+                double sum = oh[d];
+                for (int32_t j = split > first ? split : first; j <= pos; j++)
+                    sum += (double)(fl_h2f(fl_key_ptr(v_cache, slots, j, hd, head_offset)[d]) * s[i * keys + j]);
+                oh[d] = (float)sum;
+            }
+        }
+        h0 = h1;
+    }
+}
+
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
                            int64_t row_begin, int64_t row_end, int32_t prompt,
                            const uint16_t *k_cache, const uint16_t *v_cache,
@@ -165,6 +374,11 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
                            int32_t head_begin, int32_t head_end,
                            float *out, int64_t out_stride, float *scratch) {
     const fl_attention_ops *ops = &fl_current_table()->attn;
+    if (prompt && row_end - row_begin > 1 && ops->tile_scores && !(head_dim & 15)) {
+        attention_tiles(ops, q, q_stride, q_pos, row_begin, row_end, k_cache, v_cache, block_table, block_size, n_head,
+                        n_kv_head, head_dim, scale, window, head_begin, head_end, out, out_stride, scratch);
+        return;
+    }
     const int64_t slot_elems = head_dim;
     float qh[FLINT_ATTENTION_MAX_HEAD_DIM];
     const int32_t group = n_head / n_kv_head;
@@ -173,6 +387,11 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
         const int32_t pos = q_pos[r];
         int32_t first = 0;
         if (window > 0 && pos - window + 1 > 0) first = pos - window + 1;
+        if (!prompt && group > 1 && pos - first + 1 > decode_block_keys(head_dim)) {
+            attention_decode_grouped(ops, q + r * q_stride, pos, first, k_cache, v_cache, block_table, block_size, n_head,
+                                     n_kv_head, head_dim, scale, head_begin, head_end, out + r * out_stride, scratch);
+            continue;
+        }
         // scratch: scores [0, pos], key slots [pos + 1, 2 pos + 1], then the KQV accumulators
         int32_t *slots = (int32_t *)(scratch + pos + 1);
         float *acc = scratch + 2 * (pos + 1);

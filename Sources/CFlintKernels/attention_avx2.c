@@ -221,9 +221,138 @@ static void round_f16_avx2(float *dst, const float *src, float scale, int32_t n)
     fl_attn_round_f16_scalar(dst + i, src + i, scale, n - i);
 }
 
+static void widen_keys_avx2(float *kf, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
+                            int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;  // attention.c tiles no other head sizes
+    for (int32_t i = 0; i < nb; i++) {
+        float *dst = kf + (int64_t)i * head_dim;
+        const uint16_t *src = fl_key_ptr(cache, slots, kb + i, head_dim, head_offset);
+        for (int32_t d = 0; d < head_dim; d += 8) _mm256_storeu_ps(dst + d, kb + i < lo ? _mm256_setzero_ps() : ld8(src + d));
+    }
+}
+
+// 8 rows of 8 floats to 8 columns: c[k] element i = r[i] element k.
+static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    FL_UNROLL for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    FL_UNROLL for (int i = 0; i < 2; i++) {  // u[4i + k], 128-bit lane L: rows 4i..4i+3 at column 4L + k
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    FL_UNROLL for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+        r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    }
+}
+
+static void widen_values_avx2(float *vt, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
+                              int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;
+    for (int32_t g = 0; g < (nb + 15) / 16 * 16; g += 8)  // whole groups of 16
+        for (int32_t d = 0; d < head_dim; d += 8) {
+            __m256 r[8];
+            FL_UNROLL for (int i = 0; i < 8; i++) {
+                const int in = kb + g + i >= lo && g + i < nb;
+                r[i] = in ? ld8(fl_key_ptr(cache, slots, kb + g + i, head_dim, head_offset) + d) : _mm256_setzero_ps();
+            }
+            transpose8(r);
+            float *dst = vt + ((int64_t)(g / 16) * head_dim + d) * 16 + g % 16;
+            FL_UNROLL for (int k = 0; k < 8; k++) _mm256_storeu_ps(dst + k * 16, r[k]);
+        }
+}
+
+// The tile forms (isa.h), head sizes a multiple of 16 (attention.c takes no others), each
+// compiled for the catalog's head sizes so the head-dimension loops unroll.
+static inline __attribute__((always_inline)) void tile_scores_hd(const float *qh, int32_t rows, const int32_t *first,
+                                                                 const int32_t *last, const float *kf, int32_t kb,
+                                                                 int32_t nb, const int32_t hd, float scale, float *s,
+                                                                 int64_t ld) {
+    const __m256 sv = _mm256_set1_ps(scale);
+    for (int32_t r = 0; r < rows; r++) {
+        const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+        const float *q = qh + (int64_t)r * hd;
+        for (int32_t j0 = lo; j0 <= hi; j0 += 8) {
+            const int nk = hi - j0 + 1 < 8 ? hi - j0 + 1 : 8;
+            __m256 t[8];
+            FL_UNROLL for (int k = 0; k < 8; k++) {  // dot_half_sum's prompt form
+                __m256 a = _mm256_setzero_ps(), b = a;
+                if (k < nk) {
+                    const float *kj = kf + (int64_t)(j0 + k - kb) * hd;
+                    for (int32_t i = 0; i < hd; i += 16) {
+                        a = _mm256_fmadd_ps(_mm256_loadu_ps(kj + i), _mm256_loadu_ps(q + i), a);
+                        b = _mm256_fmadd_ps(_mm256_loadu_ps(kj + i + 8), _mm256_loadu_ps(q + i + 8), b);
+                    }
+                }
+                t[k] = _mm256_add_ps(a, b);
+            }
+            const __m256 x = _mm256_mul_ps(r16_x8(t), sv);
+            if (nk == 8) _mm256_storeu_ps(s + r * ld + j0, x);
+            else _mm256_maskstore_ps(s + r * ld + j0, lane_mask(0, nk - 1), x);
+        }
+    }
+}
+
+static void tile_scores_avx2(const float *qh, int32_t rows, const int32_t *first, const int32_t *last,
+                             const float *kf, int32_t kb, int32_t nb, int32_t head_dim, float scale, float *s,
+                             int64_t ld) {
+    switch (head_dim) {
+    case 64: tile_scores_hd(qh, rows, first, last, kf, kb, nb, 64, scale, s, ld); break;
+    case 128: tile_scores_hd(qh, rows, first, last, kf, kb, nb, 128, scale, s, ld); break;
+    case 256: tile_scores_hd(qh, rows, first, last, kf, kb, nb, 256, scale, s, ld); break;
+    default: tile_scores_hd(qh, rows, first, last, kf, kb, nb, head_dim, scale, s, ld); break;
+    }
+}
+
+// Per 4 head dimensions and query: the dimensions' 16-lane accumulators (two halves each)
+// in registers over the block's keys, a group of 16 keys at a time: one load of the
+// group's probabilities, one transposed value vector per dimension and half (key j in lane
+// j % 16, as the per-row forms). Dimensions outermost, so the block's slice stays in L1
+// while every query of the tile reads it. Keys of a group outside the query's range get
+// probability 0: the product is +-0, which leaves an accumulator's bits as they are (it is
+// never -0).
+static inline __attribute__((always_inline)) void tile_kqv_hd(float *acc, int32_t rows, const int32_t *first,
+                                                              const int32_t *last, const float *w, int64_t ld,
+                                                              const float *vt, int32_t kb, int32_t nb, const int32_t hd) {
+    for (int32_t d = 0; d < hd; d += 4)
+        for (int32_t r = 0; r < rows; r++) {
+            const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+            if (lo > hi) continue;
+            const float *wr = w + r * ld;
+            float *a = acc + ((int64_t)r * hd + d) * 16;
+            __m256 t[8];
+            FL_UNROLL for (int i = 0; i < 8; i++) t[i] = _mm256_loadu_ps(a + (i / 2) * 16 + 8 * (i % 2));
+            for (int32_t g = lo & ~15; g <= hi; g += 16) {
+                const int l0 = lo > g ? lo - g : 0, l1 = hi - g < 15 ? hi - g : 15;
+                __m256 wv[2];
+                FL_UNROLL for (int half = 0; half < 2; half++)
+                    wv[half] = _mm256_maskload_ps(wr + g + 8 * half, lane_mask(l0 - 8 * half, l1 - 8 * half));
+                const float *vg = vt + ((int64_t)(g - kb) / 16 * hd + d) * 16;
+                FL_UNROLL for (int i = 0; i < 8; i++)
+                    t[i] = _mm256_fmadd_ps(_mm256_loadu_ps(vg + (i / 2) * 16 + 8 * (i % 2)), wv[i % 2], t[i]);
+            }
+            FL_UNROLL for (int i = 0; i < 8; i++) _mm256_storeu_ps(a + (i / 2) * 16 + 8 * (i % 2), t[i]);
+        }
+}
+
+static void tile_kqv_avx2(float *acc, int32_t rows, const int32_t *first, const int32_t *last, const float *w,
+                          int64_t ld, const float *vt, int32_t kb, int32_t nb, int32_t head_dim) {
+    switch (head_dim) {
+    case 64: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, 64); break;
+    case 128: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, 128); break;
+    case 256: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, 256); break;
+    default: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, head_dim); break;
+    }
+}
+
 void fl_attention_fill_avx2(fl_isa_table *t) {
     t->attn = (fl_attention_ops){scores_avx2, softmax_avx2, kqv_accumulate_avx2, kqv_finish_avx2,
-                                 round_f16_avx2, store_f16_avx2, kqv_prompt_avx2, NULL};
+                                 round_f16_avx2, store_f16_avx2, kqv_prompt_avx2, NULL,
+                                 widen_keys_avx2, widen_values_avx2, tile_scores_avx2, tile_kqv_avx2};
 }
 
 #pragma clang attribute pop

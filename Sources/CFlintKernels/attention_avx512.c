@@ -293,9 +293,147 @@ static void kqv_finish_avx512(float *acc, int32_t lanes, int32_t head_dim, float
     }
 }
 
+static void widen_keys_avx512(float *kf, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
+                              int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;  // attention.c tiles no other head sizes
+    for (int32_t i = 0; i < nb; i++) {
+        float *dst = kf + (int64_t)i * head_dim;
+        const uint16_t *src = fl_key_ptr(cache, slots, kb + i, head_dim, head_offset);
+        for (int32_t d = 0; d < head_dim; d += 16)
+            _mm512_storeu_ps(dst + d, kb + i < lo ? _mm512_setzero_ps() : ld16(src + d));
+    }
+}
+
+// 16 rows of 16 floats to 16 columns: c[k] element i = r[i] element k (unpack pairs of
+// rows, gather each 128-bit lane's columns of four rows, then the four rows' lanes).
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    FL_UNROLL for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    FL_UNROLL for (int i = 0; i < 4; i++) {  // u[4i + k], 128-bit lane L: rows 4i..4i+3 at column 4L + k
+        u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    FL_UNROLL for (int k = 0; k < 4; k++) {
+        const __m512 v = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44), w = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44);
+        const __m512 v2 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE), w2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
+        r[k] = _mm512_shuffle_f32x4(v, w, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(v, w, 0xDD);
+        r[8 + k] = _mm512_shuffle_f32x4(v2, w2, 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(v2, w2, 0xDD);
+    }
+}
+
+static void widen_values_avx512(float *vt, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
+                                int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;
+    for (int32_t g = 0; g < nb; g += 16)
+        for (int32_t d = 0; d < head_dim; d += 16) {
+            __m512 r[16];
+            FL_UNROLL for (int i = 0; i < 16; i++) {
+                const int in = kb + g + i >= lo && g + i < nb;
+                r[i] = in ? ld16(fl_key_ptr(cache, slots, kb + g + i, head_dim, head_offset) + d) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            float *dst = vt + ((int64_t)(g / 16) * head_dim + d) * 16;
+            FL_UNROLL for (int k = 0; k < 16; k++) _mm512_storeu_ps(dst + k * 16, r[k]);
+        }
+}
+
+// The tile forms (isa.h), head sizes a multiple of 16 (attention.c takes no others), each
+// compiled for the catalog's head sizes so the head-dimension loops unroll.
+static inline __attribute__((always_inline)) void tile_scores_hd(const float *qh, int32_t rows, const int32_t *first,
+                                                                 const int32_t *last, const float *kf, int32_t kb,
+                                                                 int32_t nb, const int32_t hd, float scale, float *s,
+                                                                 int64_t ld) {
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (int32_t r = 0; r < rows; r++) {
+        const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+        const float *q = qh + (int64_t)r * hd;
+        for (int32_t j0 = lo; j0 <= hi; j0 += 16) {
+            const int nk = hi - j0 + 1 < 16 ? hi - j0 + 1 : 16;
+            const float *k0 = kf + (int64_t)(j0 - kb) * hd;
+            __m512 x[16];
+            FL_UNROLL for (int k = 0; k < 16; k++) x[k] = _mm512_setzero_ps();
+            // 16 dimensions of the query at a time against the 16 keys: 17 registers live
+            // whatever the head size, one load per product (each lane's sum still runs over
+            // the dimensions in order).
+            if (nk == 16) {
+                for (int32_t c = 0; c < hd; c += 16) {
+                    const __m512 qc = _mm512_loadu_ps(q + c);
+                    FL_UNROLL for (int k = 0; k < 16; k++) x[k] = _mm512_fmadd_ps(_mm512_loadu_ps(k0 + k * hd + c), qc, x[k]);
+                }
+            } else {
+                for (int32_t c = 0; c < hd; c += 16) {
+                    const __m512 qc = _mm512_loadu_ps(q + c);
+                    FL_UNROLL for (int k = 0; k < 16; k++)
+                        if (k < nk) x[k] = _mm512_fmadd_ps(_mm512_loadu_ps(k0 + k * hd + c), qc, x[k]);
+                }
+            }
+            _mm512_mask_storeu_ps(s + r * ld + j0, (__mmask16)((1u << nk) - 1), _mm512_mul_ps(r16_x16(x), sv));
+        }
+    }
+}
+
+static void tile_scores_avx512(const float *qh, int32_t rows, const int32_t *first, const int32_t *last,
+                               const float *kf, int32_t kb, int32_t nb, int32_t head_dim, float scale, float *s,
+                               int64_t ld) {
+    switch (head_dim) {
+    case 64: tile_scores_hd(qh, rows, first, last, kf, kb, nb, 64, scale, s, ld); break;
+    case 128: tile_scores_hd(qh, rows, first, last, kf, kb, nb, 128, scale, s, ld); break;
+    case 256: tile_scores_hd(qh, rows, first, last, kf, kb, nb, 256, scale, s, ld); break;
+    default: tile_scores_hd(qh, rows, first, last, kf, kb, nb, head_dim, scale, s, ld); break;
+    }
+}
+
+// Per 16 head dimensions and query: the dimensions' 16-lane accumulators in registers over
+// the block's keys, a group of 16 keys at a time: one load of the group's probabilities,
+// one transposed value vector per dimension (key j in lane j % 16, as the per-row forms).
+// Dimensions outermost: the block's slice of 16 dimensions (64 bytes a key) stays in L1
+// while every query of the tile reads it. Keys of a group outside the query's range get
+// probability 0: the product is +-0, which leaves an accumulator's bits as they are (it is
+// never -0). (Pairs of queries sharing each value load measured 5% slower: the second
+// query's 16 accumulators no longer fit the registers with 16 dimensions, and 8 dimensions
+// double the passes over the probabilities.)
+static inline __attribute__((always_inline)) void tile_kqv_hd(float *acc, int32_t rows, const int32_t *first,
+                                                              const int32_t *last, const float *w, int64_t ld,
+                                                              const float *vt, int32_t kb, int32_t nb, const int32_t hd) {
+    for (int32_t d = 0; d < hd; d += 16)
+        for (int32_t r = 0; r < rows; r++) {
+            const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+            if (lo > hi) continue;
+            const float *wr = w + r * ld;
+            float *a = acc + ((int64_t)r * hd + d) * 16;
+            __m512 t[16];
+            FL_UNROLL for (int i = 0; i < 16; i++) t[i] = _mm512_loadu_ps(a + i * 16);
+            for (int32_t g = lo & ~15; g <= hi; g += 16) {
+                const int l0 = lo > g ? lo - g : 0, l1 = hi - g < 15 ? hi - g : 15;
+                const __m512 wv = _mm512_maskz_loadu_ps((__mmask16)(((1u << (l1 + 1)) - 1) & ~((1u << l0) - 1)), wr + g);
+                const float *vg = vt + ((int64_t)(g - kb) / 16 * hd + d) * 16;
+                FL_UNROLL for (int i = 0; i < 16; i++) t[i] = _mm512_fmadd_ps(_mm512_loadu_ps(vg + i * 16), wv, t[i]);
+            }
+            FL_UNROLL for (int i = 0; i < 16; i++) _mm512_storeu_ps(a + i * 16, t[i]);
+        }
+}
+
+static void tile_kqv_avx512(float *acc, int32_t rows, const int32_t *first, const int32_t *last, const float *w,
+                            int64_t ld, const float *vt, int32_t kb, int32_t nb, int32_t head_dim) {
+    switch (head_dim) {
+    case 64: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, 64); break;
+    case 128: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, 128); break;
+    case 256: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, 256); break;
+    default: tile_kqv_hd(acc, rows, first, last, w, ld, vt, kb, nb, head_dim); break;
+    }
+}
+
 void fl_attention_fill_avx512(fl_isa_table *t) {
     t->attn = (fl_attention_ops){scores_avx512, softmax_avx512, kqv_accumulate_avx512, kqv_finish_avx512,
-                                 round_f16_avx512, store_f16_avx512, kqv_prompt_avx512, kqv_decode_avx512};
+                                 round_f16_avx512, store_f16_avx512, kqv_prompt_avx512, kqv_decode_avx512,
+                                 widen_keys_avx512, widen_values_avx512, tile_scores_avx512, tile_kqv_avx512};
 }
 
 #pragma clang attribute pop

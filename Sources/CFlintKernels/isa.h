@@ -48,6 +48,23 @@ typedef int (*fl_kqv_out_fn)(float *out, const float *w, const uint16_t *v_cache
 typedef void (*fl_finish_fn)(float *acc, int32_t lanes, int32_t head_dim, float *out);
 typedef void (*fl_round_fn)(float *dst, const float *src, float scale, int32_t n);
 typedef void (*fl_store_fn)(uint16_t *dst, const float *src, int64_t n);
+// Tile forms (attention.c, attention_tiles). A tile holds up to FL_TILE_QUERIES queries;
+// query r uses keys first[r]..last[r] and its score row s + r * ld, indexed by key position.
+// A block is keys kb..kb+nb-1 (kb a multiple of 16) of one KV head, widened to f32: keys
+// as rows (key j at kf + (j - kb) * head_dim), values transposed in groups of 16 keys
+// (element d of key j at vt + (((j - kb) / 16) * head_dim + d) * 16 + j % 16). Keys before
+// `lo` (no query's) are zeros, not read; so are the last group's keys past the block.
+#define FL_TILE_QUERIES 64
+typedef void (*fl_widen_block_fn)(float *dst, const uint16_t *cache, const int32_t *slots, int64_t head_offset,
+                                  int32_t kb, int32_t nb, int32_t lo, int32_t head_dim);
+typedef void (*fl_tile_scores_fn)(const float *qh, int32_t rows, const int32_t *first, const int32_t *last,
+                                  const float *kf, int32_t kb, int32_t nb, int32_t head_dim, float scale, float *s,
+                                  int64_t ld);
+// Adds the block's values times query r's probabilities into its 16 lane accumulators per
+// head dimension (element d, lane l at acc + (r * head_dim + d) * 16 + l; lane l sums the
+// keys j with j % 16 == l, in key order).
+typedef void (*fl_tile_kqv_fn)(float *acc, int32_t rows, const int32_t *first, const int32_t *last, const float *w,
+                               int64_t ld, const float *vt, int32_t kb, int32_t nb, int32_t head_dim);
 
 typedef struct {
     fl_scores_fn scores;
@@ -58,6 +75,10 @@ typedef struct {
     fl_store_fn store;
     fl_kqv_out_fn kqv_prompt;  // NULL: kqv + finish
     fl_kqv_out_fn kqv_decode;  // NULL: kqv + finish
+    fl_widen_block_fn widen_keys;  // NULL (with the other tile forms): prompt rows one by one
+    fl_widen_block_fn widen_values;
+    fl_tile_scores_fn tile_scores;
+    fl_tile_kqv_fn tile_kqv;
 } fl_attention_ops;
 
 #define FL_NTYPES 31

@@ -13,11 +13,14 @@ public struct EngineConfiguration: Sendable {
     /// Most tokens in one forward pass (prompt chunks plus decodes).
     public var maxBatchedTokens: Int = 512
     /// Prompts run in pieces of this many tokens counted from their start, as llama.cpp
-    /// runs them in ubatches (its n_ubatch, 512): a row's rounding depends on its piece, so
-    /// fixed pieces make a request's output independent of what shares its passes, and
-    /// prompts up to this length are computed as llama.cpp computes them. Rounded down to
-    /// a multiple of `blockSize` and capped at `maxBatchedTokens`.
-    public var promptPieceTokens: Int = 512
+    /// runs them in ubatches (its n_ubatch): a row's rounding depends on its piece, so fixed
+    /// pieces make a request's output independent of what shares its passes, and prompts up
+    /// to this length are computed as llama.cpp computes them. A piece is also the least a
+    /// prompt adds to a step with decodes in it (the scheduler's budget counts its attention
+    /// too): 64 keeps that step short deep into a long prompt (a 512-token piece, llama.cpp's
+    /// ubatch, stalled SmolLM2's decodes 2 s at 5,000 tokens; 128 still 0.6 s). Rounded down
+    /// to a multiple of `blockSize` and capped at `maxBatchedTokens - maxRunningSequences`.
+    public var promptPieceTokens: Int = 32
     /// Requests allowed to wait for a slot; beyond that, submit fails with `overloaded`.
     public var maxWaitingRequests: Int = 256
     /// Longest sequence (prompt + output); nil uses the model's context length.
@@ -33,7 +36,7 @@ public struct EngineConfiguration: Sendable {
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kvCacheBytes: Int? = nil,
                 maxRunningSequences: Int = 64, maxBatchedTokens: Int = 512, maxWaitingRequests: Int = 256,
                 maxModelLength: Int? = nil, maxLorasPerBatch: Int = EngineConfiguration.defaultMaxLoras,
-                promptPieceTokens: Int = 512) {
+                promptPieceTokens: Int = 32) {
         self.promptPieceTokens = promptPieceTokens
         self.maxLorasPerBatch = maxLorasPerBatch
         self.threads = threads

@@ -55,18 +55,6 @@ final class EngineSequence {
     func pieceEnd(after position: Int, piece: Int) -> Int {
         position < promptCount ? min((position / piece + 1) * piece, promptCount) : position + 1
     }
-
-    /// Tokens from `from` up to the last piece end within `budget` tokens; 0 when the
-    /// first piece does not fit.
-    func wholePieces(from start: Int, budget: Int, piece: Int) -> Int {
-        var end = start
-        while end < tokens.count {
-            let next = pieceEnd(after: end, piece: piece)
-            if next - start > budget { break }
-            end = next
-        }
-        return end - start
-    }
 }
 
 /// A submitted request: its completions, where its events go, and its token counts.

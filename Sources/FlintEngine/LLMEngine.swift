@@ -80,6 +80,20 @@ public final class LLMEngine: @unchecked Sendable {
                   contextLength: model.config.contextLength, configuration: configuration)
     }
 
+    /// Context length at which a token's attention (QK and PV over that many keys) takes as
+    /// long as its matrix products (the scheduler's prompt cost); 0 without a model.
+    /// Attention's multiply-adds run in f32 at about a third of the rate of the quantized
+    /// matrix products (SmolLM2, avx512vnni: pp448 1,200 tok/s at depth 0, 217 at depth
+    /// 4,992, so a key costs ~2.7x its share of multiply-adds). Past a sliding window only
+    /// the global layers (Gemma 3: every 6th) see more keys.
+    static func attentionBreakEven(_ c: ModelConfig?) -> Int {
+        guard let c else { return 0 }
+        let q = c.headCount * c.headDim, kv = c.kvHeadCount * c.headDim
+        let matmul = c.layerCount * (c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.feedForwardSize)
+        let layers = c.slidingWindow > 0 && c.slidingWindowPattern > 1 ? max(1, c.layerCount / c.slidingWindowPattern) : c.layerCount
+        return max(1, matmul / max(1, 3 * layers * c.headCount * c.headDim * 2))
+    }
+
     /// An engine over any executor (tests use a fake one); `blockCount` blocks of
     /// `configuration.blockSize` tokens must match the executor's KV pool.
     public init(executor: any ModelExecutor, tokenizer: Tokenizer, blockCount: Int, contextLength: Int,
@@ -95,7 +109,8 @@ public final class LLMEngine: @unchecked Sendable {
         scheduler = Scheduler(blocks: BlockManager(blockSize: configuration.blockSize, blockCount: blockCount),
                               maxRunning: configuration.maxRunningSequences,
                               maxBatchedTokens: configuration.maxBatchedTokens,
-                              piece: configuration.promptPieceTokens, maxLoRAs: configuration.maxLorasPerBatch)
+                              piece: configuration.promptPieceTokens, maxLoRAs: configuration.maxLorasPerBatch,
+                              attentionBreakEven: Self.attentionBreakEven(modelConfig))
         published.totalBlocks = blockCount
         metrics.blocksTotal.record(blockCount)
         let thread = Thread { [self] in loop() }

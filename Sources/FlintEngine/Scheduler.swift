@@ -13,9 +13,9 @@ struct ScheduledChunk {
     }
 }
 
-/// Decides what each forward pass runs: running sequences first (decodes and unfinished
-/// prompt chunks, oldest first), then waiting sequences in arrival order while the token
-/// budget, the running-sequence limit and the free KV blocks allow. A prompt longer than
+/// Decides what each forward pass runs: running sequences first (decodes, then unfinished
+/// prompt chunks, each oldest first), then waiting sequences in arrival order while the
+/// token budget, the running-sequence limit and the free KV blocks allow. A prompt longer than
 /// the remaining budget is split into chunks (chunked prefill) that share passes with
 /// decodes; chunks always end on a piece boundary (`EngineSequence.pieceEnd`). When a
 /// running sequence needs a block and none is free, the most recently admitted sequence
@@ -31,7 +31,7 @@ final class Scheduler {
     let maxRunning: Int
     let maxBatchedTokens: Int
     /// Prompt piece length (`EngineSequence.pieceEnd`): a multiple of the block size, at
-    /// most `maxBatchedTokens` (else a piece could never run).
+    /// most `maxBatchedTokens`.
     let piece: Int
     let maxLoRAs: Int
     static let maxLoRAPasses = 32
@@ -45,8 +45,14 @@ final class Scheduler {
     private(set) var prefixQueryTokens = 0
     private(set) var prefixHitTokens = 0
 
-    init(blocks: BlockManager, maxRunning: Int, maxBatchedTokens: Int, piece: Int = 512, maxLoRAs: Int = .max) {
+    /// Context length at which a prompt token's attention costs as much as its matrix
+    /// products (0: attention is not counted); see `promptCost`.
+    let attentionBreakEven: Int
+
+    init(blocks: BlockManager, maxRunning: Int, maxBatchedTokens: Int, piece: Int = 512, maxLoRAs: Int = .max,
+         attentionBreakEven: Int = 0) {
         precondition(maxRunning > 0 && maxBatchedTokens > 0 && maxLoRAs > 0 && piece > 0)
+        self.attentionBreakEven = attentionBreakEven
         self.blocks = blocks
         self.maxRunning = maxRunning
         self.maxBatchedTokens = maxBatchedTokens
@@ -58,30 +64,83 @@ final class Scheduler {
 
     var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
 
+    /// What prompt tokens start..<end cost against the step's budget: one per token, plus
+    /// their attention over the context before them, in tokens' worth of matrix products. A
+    /// piece deep in a long prompt costs several times one at its start (SmolLM2 at 5,000
+    /// tokens: 5x), and counting only tokens let such pieces stall the decodes beside them
+    /// for seconds.
+    func promptCost(from start: Int, to end: Int) -> Int {
+        guard attentionBreakEven > 0 else { return end - start }
+        return (end - start) + (end - start) * (start + end) / 2 / attentionBreakEven
+    }
+
+    /// Whole pieces of `seq` from `start` whose cost fits `budget`: (tokens, cost).
+    private func pieces(_ seq: EngineSequence, from start: Int, budget: Int) -> (tokens: Int, cost: Int) {
+        var end = start, cost = 0
+        while end < seq.tokens.count {
+            let next = seq.pieceEnd(after: end, piece: piece)
+            // A decode costs its one token: its attention reads memory the step streams anyway.
+            let c = end < seq.promptCount ? promptCost(from: end, to: next) : next - end
+            if cost + c > budget { break }
+            end = next
+            cost += c
+        }
+        return (end - start, cost)
+    }
+
     func add(_ sequence: EngineSequence) { waiting.append(sequence) }
 
     /// The next pass's chunks, into `out` (cleared first).
     func schedule(into out: inout [ScheduledChunk]) {
         out.removeAll(keepingCapacity: true)
         var budget = maxBatchedTokens
+        var rowsLeft = maxBatchedTokens  // the budget counts attention too; rows are capped apart
         var preempted = false
-        var i = 0
-        running: while i < running.count && budget > 0 {
-            let seq = running[i]
-            let count = seq.wholePieces(from: seq.computed, budget: budget, piece: piece)
-            if count == 0 {  // its next piece waits for a pass with room
+        // Decodes first, then prompt pieces: a stream already generating gets its token in
+        // every pass, and prompts (running ones oldest first, then admissions) share what is
+        // left of the budget. The oldest unfinished prompt (running, else the first admitted)
+        // still advances one piece in every pass: the decodes leave room for one, and the
+        // piece runs even when its attention costs more than the budget left (so a pass never
+        // holds more tokens than the budget, and a long prompt's cost is what a pass adds to
+        // the decodes beside it, not a stall).
+        var progressOwed = true
+        let promptCanRun = running.contains(where: \.isPrefilling) || (!waiting.isEmpty && running.count < maxRunning)
+        let reserve = promptCanRun && budget >= 2 * piece ? piece : 0
+        running: for decodes in [true, false] {
+            var i = 0
+            while i < running.count && (budget > 0 || progressOwed) {
+                let seq = running[i]
+                if seq.isPrefilling == decodes {
+                    i += 1
+                    continue
+                }
+                var (count, cost) = pieces(seq, from: seq.computed, budget: max(0, decodes ? budget - reserve : budget))
+                let next = seq.pieceEnd(after: seq.computed, piece: piece) - seq.computed
+                if count == 0 && progressOwed && !decodes && next <= rowsLeft {
+                    count = next
+                    cost = max(0, budget)
+                }
+                if !decodes && count > 0 { progressOwed = false }
+                if count == 0 {  // its next piece waits for a pass with room
+                    i += 1
+                    continue
+                }
+                while !grow(seq, toTokens: seq.computed + count) {
+                    let victim = running.removeLast()
+                    if let k = out.firstIndex(where: { $0.sequence === victim }) {  // a decode scheduled above
+                        budget += out[k].count  // a decode's cost
+                        rowsLeft += out[k].count
+                        out.remove(at: k)
+                    }
+                    preempt(victim)
+                    preempted = true
+                    if victim === seq { break running }
+                }
+                out.append(ScheduledChunk(sequence: seq, count: count))
+                budget -= cost
+                rowsLeft -= count
                 i += 1
-                continue
             }
-            while !grow(seq, toTokens: seq.computed + count) {
-                let victim = running.removeLast()
-                preempt(victim)
-                preempted = true
-                if victim === seq { break running }
-            }
-            out.append(ScheduledChunk(sequence: seq, count: count))
-            budget -= count
-            i += 1
         }
         // Admitting new work in a pass that had to preempt would only thrash.
         if preempted { return }
@@ -91,7 +150,7 @@ final class Scheduler {
             for seq in running where seq.loraSlot != 0 && !activeSlots.contains(seq.loraSlot) { activeSlots.append(seq.loraSlot) }
         }
         var w = 0
-        while w < waiting.count && budget > 0 && running.count < maxRunning {
+        while w < waiting.count && (budget > 0 || progressOwed) && running.count < maxRunning {
             let seq = waiting[w]
             if let first = seq.waitsFor, !first.finished, first.isPrefilling || first.blockTable.isEmpty {
                 w += 1
@@ -105,10 +164,12 @@ final class Scheduler {
                 w += 1
                 continue
             }
-            guard admit(seq, budget: budget, into: &out) else { break }
+            guard admit(seq, budget: budget, force: progressOwed ? rowsLeft : 0, into: &out) else { break }
+            progressOwed = false
+            rowsLeft -= out[out.count - 1].count
             if newSlot { activeSlots.append(slot) }
             seq.loraPasses = 0
-            budget -= out[out.count - 1].count
+            budget -= admittedCost
             waiting.remove(at: w)
             running.append(seq)
         }
@@ -116,7 +177,8 @@ final class Scheduler {
 
     /// Takes `seq`'s cached prefix and enough fresh blocks for its first chunk; false when
     /// the blocks are not there.
-    private func admit(_ seq: EngineSequence, budget: Int, into out: inout [ScheduledChunk]) -> Bool {
+    /// `force`: rows left for one piece taken beyond the budget (the pass's progress piece), or 0.
+    private func admit(_ seq: EngineSequence, budget: Int, force: Int, into out: inout [ScheduledChunk]) -> Bool {
         let bs = blocks.blockSize
         // At least one token must run to produce logits, so the last token is never taken
         // from the cache.
@@ -133,7 +195,12 @@ final class Scheduler {
             hits.removeLast()
         }
         let hitTokens = hits.count * bs
-        let count = seq.wholePieces(from: hitTokens, budget: budget, piece: piece)
+        var (count, cost) = pieces(seq, from: hitTokens, budget: max(0, budget))
+        let first = seq.pieceEnd(after: hitTokens, piece: piece) - hitTokens
+        if count == 0 && first <= force {
+            count = first
+            cost = max(0, budget)
+        }
         if count == 0 { return false }
         let fresh = blocks.blocksNeeded(forTokens: hitTokens + count) - hits.count
         guard blocks.freeCount - blocks.unreferencedCount(hits) >= fresh else { return false }
@@ -149,8 +216,12 @@ final class Scheduler {
             prefixHitTokens += seq.cachedPromptTokens
         }
         out.append(ScheduledChunk(sequence: seq, count: count))
+        admittedCost = cost
         return true
     }
+
+    /// The budget the last `admit` took.
+    private var admittedCost = 0
 
     /// Extends `seq`'s block table to hold `n` tokens; false when there are not enough free blocks.
     private func grow(_ seq: EngineSequence, toTokens n: Int) -> Bool {

@@ -28,8 +28,11 @@ struct PagedAttention {
         }
         let window: Int32
         if case .slidingWindow(let w) = kind { window = Int32(w) } else { window = 0 }
-        let maxPosition = Int(batch.positions.max() ?? 0)
-        let scores = context.attentionScores(2 * (maxPosition + 1) + 64 * headDim)
+        let maxPosition = batch.positions.max() ?? 0
+        let tileRows = batch.sequences.contains { $0.count > 1 } ? Int64(FLINT_ATTENTION_TILE_ROWS) : 1
+        let scores = context.attentionScores(Int(flint_attention_scratch_floats(tileRows, maxPosition, Int32(headDim), Int32(heads / kvHeads))))
+        let units = context.attentionUnits
+        units.withUnsafeBufferPointer { units in
         batch.sequences.withUnsafeBufferPointer { sequences in
             batch.positions.withUnsafeBufferPointer { positions in
                 batch.rowSequence.withUnsafeBufferPointer { rowSequence in
@@ -39,13 +42,28 @@ struct PagedAttention {
                                 q: q, qStride: heads * headDim, positions: positions.baseAddress!, sequences: sequences.baseAddress!, rowSequence: rowSequence.baseAddress!,
                                 tables: tables.baseAddress!, tableStart: tableStart.baseAddress!, keys: kc, values: vc,
                                 blockSize: Int32(cache.blockSize), heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale,
-                                window: window, items: rows * kvHeads, out: out, scores: scores)
+                                window: window, units: units.baseAddress!, unitCount: units.count,
+                                headSplit: headSplit(units: units.count, threads: context.pool.threadCount),
+                                out: out, scores: scores)
                             withUnsafeMutablePointer(to: &job) { context.pool.run(AttentionJob.task, UnsafeMutableRawPointer($0)) }
                         }
                     }
                 }
             }
         }
+        }
+    }
+}
+
+extension PagedAttention {
+    /// Parts to split each KV head's query heads into: 1 while the units and KV heads give
+    /// every thread an item, else enough parts to (as far as the group allows): a single
+    /// decoding sequence of a model with one KV head (Gemma 3) otherwise attends on one core
+    /// while the others wait. Each part rereads the KV head's keys and values.
+    func headSplit(units: Int, threads: Int) -> Int {
+        let items = units * kvHeads
+        guard items < threads else { return 1 }
+        return min(heads / kvHeads, (threads + items - 1) / items)
     }
 }
 
@@ -66,7 +84,13 @@ private struct AttentionJob {
     let headDim: Int
     let scale: Float
     let window: Int32
-    let items: Int
+    /// Row ranges (ForwardContext.attentionUnits); an item is one unit's heads of one KV head,
+    /// or a part of them.
+    let units: UnsafePointer<(begin: Int32, end: Int32)>
+    let unitCount: Int
+    /// Parts each KV head's query heads are split into (PagedAttention.headSplit).
+    let headSplit: Int
+    var items: Int { unitCount * kvHeads * headSplit }
     let out: UnsafeMutablePointer<Float>
     let scores: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
 
@@ -74,7 +98,7 @@ private struct AttentionJob {
     /// decoding row: in a batched decode they have left the caches since the previous step,
     /// and the loads otherwise stall the KQV loop. (A prompt chunk's rows share theirs.)
     func prefetch(_ item: Int) {
-        let r = item / kvHeads, g = item % kvHeads
+        let r = Int(units[item / (kvHeads * headSplit)].begin), g = item / headSplit % kvHeads
         let sequence = Int(rowSequence[r])
         guard sequences[sequence].count == 1 else { return }
         let pos = positions[r]
@@ -85,21 +109,24 @@ private struct AttentionJob {
 
     static let task: PoolTask = { argument, index, total in
         let j = argument!.assumingMemoryBound(to: AttentionJob.self).pointee
-        // An item is one row's query heads that share a KV head, so one core reads those
-        // keys and values once for all of them. Interleaved, not contiguous: causal rows get
-        // heavier towards the end of a prompt, and striding keeps the threads evenly loaded.
+        // An item is one unit's (a decoding row's or a prompt tile's) query heads that share a
+        // KV head, so one core reads those keys and values once for all of them. Interleaved,
+        // not contiguous: causal tiles get heavier towards the end of a prompt, and striding
+        // keeps the threads evenly loaded.
         let group = j.heads / j.kvHeads
         for item in stride(from: index, to: j.items, by: total) {
             if item + total < j.items { j.prefetch(item + total) }  // measured +3% on a batch-32 decode step
-            let r = item / j.kvHeads, h = item % j.kvHeads * group
-            let sequence = Int(j.rowSequence[r])
+            let unit = j.units[item / (j.kvHeads * j.headSplit)], part = item % j.headSplit
+            let h = item / j.headSplit % j.kvHeads * group
+            let heads = (h + part * group / j.headSplit)..<(h + (part + 1) * group / j.headSplit)
+            let sequence = Int(j.rowSequence[Int(unit.begin)])
             let table = j.tables + Int(j.tableStart[sequence])
             // A sequence with several rows in the pass is a prompt chunk (attention.c).
             let prompt: Int32 = j.sequences[sequence].count > 1 ? 1 : 0
-            flint_attention_paged(j.q, Int64(j.qStride), j.positions, Int64(r), Int64(r + 1), prompt,
+            flint_attention_paged(j.q, Int64(j.qStride), j.positions, Int64(unit.begin), Int64(unit.end), prompt,
                                   j.keys, j.values, table, j.blockSize,
                                   Int32(j.heads), Int32(j.kvHeads), Int32(j.headDim), j.scale, j.window,
-                                  Int32(h), Int32(h + group), j.out, Int64(j.qStride), j.scores[index])
+                                  Int32(heads.lowerBound), Int32(heads.upperBound), j.out, Int64(j.qStride), j.scores[index])
         }
     }
 }

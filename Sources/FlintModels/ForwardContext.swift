@@ -1,3 +1,4 @@
+import CFlintKernels
 import FlintTensor
 
 /// What a forward pass runs with: the thread pool and scratch memory reused from
@@ -43,9 +44,20 @@ public final class ForwardContext: @unchecked Sendable {
         return attentionScratchPointers
     }
 
+    /// The attention job's work units, as row ranges [begin, end): a decoding row alone, a
+    /// prompt chunk in tiles of up to FLINT_ATTENTION_TILE_ROWS rows (set by `plan`).
+    private(set) var attentionUnits: [(begin: Int32, end: Int32)] = []
+
     /// Prepares per-pass state that depends on the batch's layout; models call it first.
     func plan(_ batch: ForwardBatch) {
         gemmRows.update(rows: batch.tokenCount, chunks: batch.sequences.count) { batch.sequences[$0].count }
+        attentionUnits.removeAll(keepingCapacity: true)
+        let tile = Int(FLINT_ATTENTION_TILE_ROWS)
+        for sequence in batch.sequences {
+            for begin in stride(from: sequence.start, to: sequence.start + sequence.count, by: tile) {
+                attentionUnits.append((Int32(begin), Int32(min(begin + tile, sequence.start + sequence.count))))
+            }
+        }
     }
 
     /// The scratch buffer for `use`.

@@ -8,6 +8,7 @@ struct Chat: AsyncParsableCommand {
         abstract: "Chat with a model in the terminal (multi-turn; /reset clears, /exit or Ctrl-D quits).")
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var context: ContextLengthOption
 
     @Option(name: .long, help: "Optional system prompt.")
     var system: String?
@@ -25,10 +26,6 @@ struct Chat: AsyncParsableCommand {
     @Option(name: .long, help: "Random seed.")
     var seed: UInt64?
 
-    /// Tokens of conversation the KV pool holds; earlier turns stay in the engine's prefix
-    /// cache, so each answer only computes the new message.
-    static let contextTokens = 4096
-
     func request(_ prompt: [Int32]) -> GenerationRequest {
         GenerationRequest(prompt: prompt, sampling: SamplingParameters(temperature: temperature, topP: topP, seed: seed),
                           maxTokens: maxTokens)
@@ -41,7 +38,10 @@ struct Chat: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let loaded = try options.load()
-            let engine = loaded.engine(threads: options.threads, contextTokens: Self.contextTokens)
+            // The pool holds the whole conversation (up to --max-model-len); earlier turns stay
+            // in the engine's prefix cache, so each answer only computes the new message.
+            let limit = try context.tokens(trained: loaded.model.config.contextLength, bytesPerToken: loaded.kvBytesPerToken)
+            let engine = loaded.engine(threads: options.threads, contextTokens: limit)
             defer { engine.shutdown(gracePeriod: 0) }
             var messages: [ChatMessage] = system.map { [.system($0)] } ?? []
             FileHandle.standardError.write(Data("flint chat: \(options.model) (\(loaded.model.config.architecture)); /reset clears, /exit quits\n".utf8))

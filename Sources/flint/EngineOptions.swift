@@ -2,6 +2,29 @@ import ArgumentParser
 import Foundation
 import FlintEngine
 
+/// `--max-model-len`, for every command that runs requests (serve, bench, chat, generate).
+struct ContextLengthOption: ParsableArguments {
+    @Option(name: .customLong("max-model-len"), help: "Longest prompt + output per request (default: the model's trained context, capped by the KV cache).")
+    var maxModelLength: Int?
+
+    func validate() throws {
+        if let maxModelLength, maxModelLength < 1 { throw ValidationError("--max-model-len must be at least 1") }
+    }
+
+    /// The limit for a model trained for `trained` tokens: the flag, or the trained context,
+    /// never beyond what `kvBytes` of cache hold at `bytesPerToken`.
+    func tokens(trained: Int, bytesPerToken: Int, kvBytes: Int = EngineConfiguration.defaultKVCacheBytes) throws -> Int {
+        let fits = kvBytes / max(1, bytesPerToken)
+        if let asked = maxModelLength {
+            guard asked <= trained else {
+                throw ValidationError("--max-model-len \(asked) is more than the model's trained context (\(trained) tokens)")
+            }
+            return asked
+        }
+        return min(trained, fits)
+    }
+}
+
 /// Engine limits shared by `serve` and `bench --engine`.
 struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("kv-cache-memory"), help: "KV cache size in bytes (suffixes K, M, G, KiB, MiB, GiB; default: 1 GiB or a quarter of RAM).")
@@ -19,15 +42,14 @@ struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("max-loras"), help: "Most distinct LoRA adapters per forward pass.")
     var maxLoras: Int = EngineConfiguration.defaultMaxLoras
 
-    @Option(name: .customLong("max-model-len"), help: "Longest prompt + output per request (default: the model's trained context, capped by the KV cache).")
-    var maxModelLength: Int?
+    @OptionGroup var context: ContextLengthOption
+    var maxModelLength: Int? { context.maxModelLength }
 
     func validate() throws {
         guard (1...4096).contains(maxRunningSequences) else { throw ValidationError("--max-num-seqs must be in 1...4096") }
         guard (1...65536).contains(maxBatchedTokens) else { throw ValidationError("--max-num-batched-tokens must be in 1...65536") }
         guard (1...65535).contains(maxLoras) else { throw ValidationError("--max-loras must be in 1...65535") }
         guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1") }
-        if let maxModelLength, maxModelLength < 1 { throw ValidationError("--max-model-len must be at least 1") }
         if let text = kvCacheMemory {
             guard let bytes = Self.parseBytes(text) else {
                 throw ValidationError("--kv-cache-memory: '\(text)' is not a byte count (e.g. 512M, 2GiB)")

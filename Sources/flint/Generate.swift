@@ -9,6 +9,7 @@ struct Generate: AsyncParsableCommand {
         abstract: "Generate a completion for one prompt (through the same engine as `serve`).")
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var context: ContextLengthOption
 
     @Option(name: .long, help: "The prompt (a user message, unless --raw).")
     var prompt: String
@@ -99,7 +100,12 @@ struct Generate: AsyncParsableCommand {
             let promptIDs = raw ? loaded.encodeRaw(prompt) : try loaded.encodeChat([.user(prompt)])
             var request = request(promptIDs)
             request.grammar = grammar
-            let engine = loaded.engine(threads: options.threads, contextTokens: promptIDs.count + maxTokens)
+            // The pool holds this request and no more; a request past the limit is refused
+            // as the server refuses it.
+            let limit = try context.tokens(trained: loaded.model.config.contextLength, bytesPerToken: loaded.kvBytesPerToken,
+                                           kvBytes: Int.max)
+            let engine = loaded.engine(threads: options.threads, contextTokens: min(limit, promptIDs.count + maxTokens),
+                                       maxModelLength: limit)
             defer { engine.shutdown(gracePeriod: 0) }
             if let lora {
                 let adapter = try LoRAAdapter.load(path: lora)

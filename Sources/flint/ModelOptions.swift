@@ -55,9 +55,10 @@ extension ValidationError {
 
 extension LoadedModel {
     /// An engine whose KV pool holds `tokens` tokens (in whole blocks): one conversation or
-    /// one request, run the way the server runs them.
-    func engine(threads: Int, contextTokens tokens: Int) -> LLMEngine {
-        var configuration = EngineConfiguration(threads: threads)
+    /// one request, run the way the server runs them; requests longer than `maxModelLength`
+    /// (default: what the pool holds) are refused.
+    func engine(threads: Int, contextTokens tokens: Int, maxModelLength: Int? = nil) -> LLMEngine {
+        var configuration = EngineConfiguration(threads: threads, maxModelLength: maxModelLength)
         let blocks = (tokens + configuration.blockSize - 1) / configuration.blockSize
         configuration.kvCacheBytes = max(1, blocks) * configuration.blockSize * kvBytesPerToken
         return LLMEngine(model: model, tokenizer: tokenizer, configuration: configuration)

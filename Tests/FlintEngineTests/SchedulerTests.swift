@@ -44,10 +44,10 @@ enum EngineTestSupport {
 /// Scheduler, block manager and prefix cache, through the engine's public API with the fake model.
 final class SchedulerTests: XCTestCase {
     private func engine(blocks: Int, blockSize: Int = 4, maxRunning: Int = 8, maxBatched: Int = 32, maxWaiting: Int = 64,
-                        contextLength: Int = 4096) -> (LLMEngine, FakeExecutor) {
+                        contextLength: Int = 4096, piece: Int = 32) -> (LLMEngine, FakeExecutor) {
         let fake = FakeExecutor(blockSize: blockSize, blockCount: blocks)
         var config = EngineConfiguration(threads: 1, maxRunningSequences: maxRunning, maxBatchedTokens: maxBatched,
-                                         maxWaitingRequests: maxWaiting)
+                                         maxWaitingRequests: maxWaiting, promptPieceTokens: piece)
         config.blockSize = blockSize
         let e = LLMEngine(executor: fake, tokenizer: FakeExecutor.tokenizer, blockCount: blocks,
                           contextLength: contextLength, configuration: config)
@@ -86,6 +86,32 @@ final class SchedulerTests: XCTestCase {
         let s = EngineTestSupport.eventually(e) { $0.activeRequests == 0 }
         XCTAssertGreaterThan(s.preemptions, 0, "the tiny pool should have forced preemption")
         XCTAssertEqual(s.usedBlocks, 0)
+        XCTAssertLessThanOrEqual(fake.maxRowsInPass, 8)
+    }
+
+    /// Decodes go first and a prompt still advances one piece in every pass: a 40-token
+    /// prompt arriving while four streams decode (budget 8, pieces of 4) runs in ten
+    /// consecutive passes beside all four decodes, instead of waiting for them to finish or
+    /// pushing them out of a pass.
+    func testDecodesGoFirstAndPromptsProgressEveryPass() async throws {
+        let (e, fake) = engine(blocks: 128, maxBatched: 8, piece: 4)
+        defer { e.shutdown() }
+        fake.delay = 0.002
+        var streams: [AsyncThrowingStream<EngineEvent, Error>] = []
+        for i in 0..<4 { streams.append(try e.submit(GenerationRequest(prompt: prompt(2, seed: Int32(i)), maxTokens: 40, ignoreEOS: true))) }
+        _ = EngineTestSupport.eventually(e) { _ in fake.passes >= 3 }
+        let long = prompt(40, seed: 9)
+        let longOutcome = try await EngineTestSupport.collect(try e.submit(GenerationRequest(prompt: long, maxTokens: 1, ignoreEOS: true)))
+        XCTAssertEqual(longOutcome.tokens[0], expected(long, 1))
+        for (i, stream) in streams.enumerated() {
+            let tokens = try await EngineTestSupport.collect(stream).tokens[0]
+            XCTAssertEqual(tokens, expected(prompt(2, seed: Int32(i)), 40))
+        }
+        // The long prompt's passes: those with a 4-row entry once the short prompts (2 rows) ran.
+        let pieces = fake.passEntries.indices.filter { fake.passEntries[$0].contains(4) }
+        XCTAssertEqual(pieces.count, 10, "\(fake.passEntries)")
+        XCTAssertEqual(pieces.last! - pieces.first!, 9, "the prompt's pieces run in consecutive passes: \(fake.passEntries)")
+        for p in pieces { XCTAssertEqual(fake.passEntries[p].filter { $0 == 1 }.count, 4, "pass \(p): \(fake.passEntries[p])") }
         XCTAssertLessThanOrEqual(fake.maxRowsInPass, 8)
     }
 

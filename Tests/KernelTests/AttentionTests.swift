@@ -20,7 +20,7 @@ final class AttentionTests: XCTestCase {
                      q: [Float], k: [UInt16], v: [UInt16], table: [Int32], blockSize: Int32) -> [Float] {
         let qStride = heads * headDim
         var out = [Float](repeating: .nan, count: positions.count * qStride)
-        var scratch = [Float](repeating: 0, count: 2 * Int(positions.max()! + 1) + 64 * headDim)
+        var scratch = [Float](repeating: 0, count: Int(flint_attention_scratch_floats(Int64(positions.count), positions.max()!, Int32(headDim), Int32(heads))))
         flint_attention_paged(q, Int64(qStride), positions, 0, Int64(positions.count), prompt ? 1 : 0, k, v, table, blockSize,
                               Int32(heads), Int32(kvHeads), Int32(headDim), 1 / Float(headDim).squareRoot(), window,
                               0, Int32(heads), &out, Int64(qStride), &scratch)
@@ -59,6 +59,93 @@ final class AttentionTests: XCTestCase {
                     XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(isa): head dim \(headDim), window \(window), prompt \(prompt)")
                 }
               }
+            }
+        }
+    }
+
+    /// Prompt rows attend as tiles (attention.c): every row of a tile must get exactly the bits
+    /// it gets alone, on every path, for head sizes 64, 128 and 256, causal and windowed rows,
+    /// chunks that start after cached positions, odd chunk lengths, rows on both sides of KV
+    /// and key-block boundaries, and tiles cut at any row.
+    func testTiledPromptRowsMatchRowByRowBitwise() {
+        var rng = SplitMix64(seed: 23)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+        let cases: [(headDim: Int, heads: Int, kvHeads: Int, start: Int32, count: Int32, window: Int32)] = [
+            (64, 4, 2, 0, 37, 0), (64, 14, 2, 100, 45, 0), (128, 2, 1, 5, 19, 0), (256, 4, 1, 0, 33, 0),
+            (256, 4, 1, 70, 21, 16), (64, 2, 1, 130, 17, 60), (128, 3, 3, 63, 1, 0), (64, 2, 2, 0, 129, 33),
+            (80, 2, 1, 3, 23, 0), (64, 40, 1, 9, 3, 0),
+        ]
+        for c in cases {
+            let blockSize: Int32 = 16, blocks = Int((c.start + c.count + 15) / 16) + 3
+            let slots = Int(blockSize) * blocks
+            let k = (0..<(slots * c.kvHeads * c.headDim)).map { _ in flint_fp32_to_fp16(uniform() * 2) }
+            var v = (0..<(slots * c.kvHeads * c.headDim)).map { _ in flint_fp32_to_fp16(uniform()) }
+            var table = Array(0..<Int32(blocks))
+            table.shuffle(using: &rng)
+            let last = Int(c.start + c.count - 1)
+            for j in (last + 1)..<slots {  // never written: NaN, which no row may read
+                let b = Int(table[j / Int(blockSize)]), i = j % Int(blockSize)
+                for h in 0..<c.kvHeads {
+                    let row = (b * c.kvHeads + h) * Int(blockSize) + i
+                    for e in 0..<c.headDim { v[row * c.headDim + e] = 0x7E00 }
+                }
+            }
+            let positions = Array(c.start..<(c.start + c.count))
+            let q = (0..<(positions.count * c.heads * c.headDim)).map { _ in uniform() * 3 }
+            let qStride = c.heads * c.headDim
+            // rows [begin, end) in one call, written into a copy of `into`
+            func attend(_ begin: Int, _ end: Int, into: [Float]) -> [Float] {
+                var out = into
+                var scratch = [Float](repeating: 0, count: Int(flint_attention_scratch_floats(Int64(end - begin), positions.max()!, Int32(c.headDim), Int32(c.heads))))
+                flint_attention_paged(q, Int64(qStride), positions, Int64(begin), Int64(end), 1, k, v, table, blockSize,
+                                      Int32(c.heads), Int32(c.kvHeads), Int32(c.headDim), 1 / Float(c.headDim).squareRoot(), c.window,
+                                      0, Int32(c.heads), &out, Int64(qStride), &scratch)
+                return out
+            }
+            let empty = [Float](repeating: .nan, count: positions.count * qStride)
+            for isa in ["scalar"] + simdISAs() {
+                withISA(isa) {
+                    var alone = empty
+                    for r in positions.indices { alone = attend(r, r + 1, into: alone) }
+                    XCTAssertFalse(alone.contains { $0.isNaN }, "\(isa) \(c)")
+                    let whole = attend(0, positions.count, into: empty)
+                    XCTAssertEqual(alone.map(\.bitPattern), whole.map(\.bitPattern), "\(isa): one call, \(c)")
+                    // tiles cut at another row: the first 5 rows, then the rest
+                    let cut = min(5, positions.count)
+                    let split = attend(cut, positions.count, into: attend(0, cut, into: empty))
+                    XCTAssertEqual(alone.map(\.bitPattern), split.map(\.bitPattern), "\(isa): split at \(cut), \(c)")
+                }
+            }
+        }
+    }
+
+    /// A decoding row with a long context reads its keys and values block by block for all
+    /// heads of a KV head (attention.c): the same bits as head by head, on every path, with
+    /// windows, block boundaries inside and on the GGML_KV_PAD tail.
+    func testGroupedDecodeMatchesHeadByHeadBitwise() {
+        var rng = SplitMix64(seed: 31)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+        for (headDim, heads, kvHeads, window) in [(64, 6, 2, 0), (256, 4, 1, 0), (128, 4, 2, 200)] as [(Int, Int, Int, Int32)] {
+            let blockSize: Int32 = 16, blocks = 40
+            let slots = Int(blockSize) * blocks
+            let k = (0..<(slots * kvHeads * headDim)).map { _ in flint_fp32_to_fp16(uniform() * 2) }
+            let v = (0..<(slots * kvHeads * headDim)).map { _ in flint_fp32_to_fp16(uniform()) }
+            var table = Array(0..<Int32(blocks))
+            table.shuffle(using: &rng)
+            let positions: [Int32] = [299, 300, 511, 517, 639]
+            let q = (0..<(positions.count * heads * headDim)).map { _ in uniform() * 3 }
+            for isa in ["scalar"] + simdISAs() {
+                withISA(isa) {
+                    flint_attention_set_decode_block_keys(1 << 30)
+                    let alone = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window,
+                                    prompt: false, q: q, k: k, v: v, table: table, blockSize: blockSize)
+                    flint_attention_set_decode_block_keys(48)
+                    let grouped = run(headDim: headDim, heads: heads, kvHeads: kvHeads, positions: positions, window: window,
+                                      prompt: false, q: q, k: k, v: v, table: table, blockSize: blockSize)
+                    flint_attention_set_decode_block_keys(0)
+                    XCTAssertFalse(alone.contains { $0.isNaN })
+                    XCTAssertEqual(alone.map(\.bitPattern), grouped.map(\.bitPattern), "\(isa): head dim \(headDim), window \(window)")
+                }
             }
         }
     }

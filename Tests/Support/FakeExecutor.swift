@@ -16,6 +16,8 @@ public final class FakeExecutor: ModelExecutor, @unchecked Sendable {
     public var delay: TimeInterval = 0
     public private(set) var passes = 0
     public private(set) var maxRowsInPass = 0
+    /// Every pass's batch entries, as their row counts (a decode is 1, a prompt piece more).
+    public private(set) var passEntries: [[Int]] = []
 
     public init(blockSize: Int, blockCount: Int) {
         self.blockSize = blockSize
@@ -33,6 +35,7 @@ public final class FakeExecutor: ModelExecutor, @unchecked Sendable {
         if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         passes += 1
         maxRowsInPass = max(maxRowsInPass, batch.tokenCount)
+        passEntries.append(batch.sequences.map(\.count))
         for (row, slot) in batch.slots.enumerated() { slots[Int(slot)] = batch.tokens[row] }
         logits = Array(repeating: 0, count: batch.logitRows.count * vocabularySize)
         for (i, row) in batch.logitRows.enumerated() {

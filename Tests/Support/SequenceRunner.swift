@@ -38,6 +38,16 @@ public final class SequenceRunner {
         return logits
     }
 
+    /// Feeds `tokens` (at most one prompt piece) from position 0 and returns every row's logits.
+    public func allLogits(_ tokens: [Int32]) -> [[Float]] {
+        precondition(tokens.count <= Self.piece)
+        batch.removeAll()
+        batch.append(tokens: tokens, startPosition: 0, blockTable: blockTable, blockSize: Self.blockSize, allLogits: true)
+        let logits = model.forward(batch, cache: cache, context: context)
+        let vocabulary = model.config.vocabularySize
+        return (0..<tokens.count).map { Array(logits[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
+    }
+
     /// `count` greedy tokens after `prompt`, computed from position 0.
     public func greedy(prompt: [Int32], count: Int) -> [Int32] {
         var out: [Int32] = []

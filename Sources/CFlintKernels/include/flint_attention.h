@@ -12,6 +12,10 @@ extern "C" {
 /// Largest head dimension flint_attention_paged supports.
 #define FLINT_ATTENTION_MAX_HEAD_DIM 1024
 
+/// Rows of a prompt chunk per unit of parallel work: callers split a chunk into calls of at
+/// most this many rows (flint_attention_paged tiles each call's rows itself).
+#define FLINT_ATTENTION_TILE_ROWS 16
+
 /// Converts `n` floats to IEEE half precision (round to nearest even) into `dst`.
 void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 
@@ -31,8 +35,18 @@ void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 /// - block_table: physical block of each logical block; key position j lives in slot
 ///   block_table[j / block_size] * block_size + j % block_size.
 /// - Computes heads [head_begin, head_end) of rows [row_begin, row_end) into
-///   out + r*out_stride; `scratch` must hold 2 * (max q_pos + 1) + 64 * head_dim floats.
+///   out + r*out_stride; `scratch` must hold flint_attention_scratch_floats(row_end -
+///   row_begin, max q_pos, head_dim) floats.
 /// Queries and probabilities are rounded to F16; scores, softmax and V sums are f32.
+///
+/// Several prompt rows (prompt = 1) attend in tiles where the path has tile forms: a tile
+/// is up to 32 (row, head) queries that share a KV head, and its keys, then its values, are
+/// read block by block, each block once for all of the tile's queries (widened to f32 in
+/// L1), instead of once per query. Every row's scores, softmax and weighted sum keep the per-row arithmetic
+/// operation for operation, so a row's result has the same bits whichever rows share its
+/// tile, batch or chunk (the scores of a tile are kept whole between the passes, which is
+/// what makes that possible: an online softmax would rescale partial sums at block
+/// boundaries and tie the rounding to the tiling).
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
                            int64_t row_begin, int64_t row_end, int32_t prompt,
                            const uint16_t *k_cache, const uint16_t *v_cache,
@@ -41,6 +55,15 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
                            float scale, int32_t window,
                            int32_t head_begin, int32_t head_end,
                            float *out, int64_t out_stride, float *scratch);
+
+/// Floats of scratch flint_attention_paged needs for `rows` query rows whose largest
+/// position is `max_pos`, `heads` heads per call.
+int64_t flint_attention_scratch_floats(int64_t rows, int32_t max_pos, int32_t head_dim, int32_t heads);
+
+/// Tests only: keys per block of the grouped decoding pass (a decoding row whose context is
+/// longer than one block reads each block once for all heads of a KV head); 0 restores the
+/// default, a huge value keeps every decoding row on the per-head path.
+void flint_attention_set_decode_block_keys(int32_t keys);
 
 /// Stores one position's n_kv_head heads of head_dim floats (src, head after head) as F16
 /// into slot `slot` of a layer's K or V pool, in flint_attention_paged's layout.

@@ -1,0 +1,55 @@
+import FlintEngine
+import FlintModels
+import FlintTestSupport
+import Foundation
+import XCTest
+
+/// `PerplexityEvaluator` against an independent scoring of the same chunks: each chunk's
+/// logits for every position from one pass, the next token's log-probability taken from
+/// them in double precision, over the second half of each chunk.
+final class PerplexityTests: XCTestCase {
+    private func genesis(characters: Int) throws -> String {
+        let url = Golden.fixturesDirectory.appendingPathComponent("kjv-genesis.txt")
+        return String(try String(contentsOf: url, encoding: .utf8).prefix(characters))
+    }
+
+    func testMatchesTokenByTokenScoring() throws {
+        let m = try LoadedModel(path: TestModels.path("smollm2-135m-instruct"))
+        let tokens = m.encodeRaw(try genesis(characters: 4000))
+        let context = 64, chunks = 3
+        let bos = m.tokenizer.addBOS ? m.tokenizer.bosID : nil
+        let report = try PerplexityEvaluator(model: m.model, threads: 2, context: context).evaluate(tokens: tokens, bos: bos, chunks: chunks)
+        XCTAssertEqual(report.chunks, chunks)
+        XCTAssertEqual(report.scoredTokens, chunks * (context - context / 2 - 1))
+
+        var nll = 0.0, count = 0
+        for c in 0..<chunks {
+            var chunk = Array(tokens[(c * context)..<((c + 1) * context)])
+            if let bos { chunk[0] = bos }
+            let rows = SequenceRunner(model: m.model, threads: 2, contextTokens: context).allLogits(chunk)
+            for p in (context / 2)..<(context - 1) {
+                let logits = rows[p].map(Double.init)
+                let maxLogit = logits.max()!
+                let sum = logits.reduce(0.0) { $0 + exp($1 - maxLogit) }
+                nll -= logits[Int(chunk[p + 1])] - maxLogit - log(sum)
+                count += 1
+            }
+        }
+        let expected = exp(nll / Double(count))
+        XCTAssertEqual(count, report.scoredTokens)
+        // Same forward pass (one 64-token piece per chunk); the scoring here runs in double
+        // throughout, the evaluator's exp in float as llama.cpp's.
+        XCTAssertEqual(report.perplexity, expected, accuracy: expected * 1e-6)
+        XCTAssertGreaterThan(report.error, 0)
+    }
+
+    func testTextShorterThanTwoChunksIsRefused() throws {
+        let m = try LoadedModel(path: TestModels.path("smollm2-135m-instruct"))
+        let tokens = m.encodeRaw("In the beginning God created the heaven and the earth.")
+        let evaluator = try PerplexityEvaluator(model: m.model, threads: 1, context: 64)
+        XCTAssertThrowsError(try evaluator.evaluate(tokens: tokens, bos: nil)) { error in
+            XCTAssertEqual(error as? PerplexityError, .textTooShort(tokens: tokens.count, context: 64))
+        }
+        XCTAssertThrowsError(try PerplexityEvaluator(model: m.model, threads: 1, context: 63))
+    }
+}
