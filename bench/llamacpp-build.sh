@@ -13,6 +13,7 @@
 #   bench/llamacpp-build.sh avx2|native [python|server|all]      # build ahead of time
 #   source bench/llamacpp-build.sh; llamacpp_python_dir avx2      # prints the folder
 #                                    llamacpp_server_bin native   # prints the binary
+#                                    llamacpp_tool_bin native llama-perplexity  # another tool
 # Needs a C/C++ compiler; cmake and ninja come from pip (a venv in .../bench/tools).
 
 LLAMACPP_VERSION=0.3.36
@@ -112,3 +113,15 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     case "$what" in python|all) llamacpp_python_dir "$isa" ;; esac
     case "$what" in server|all) llamacpp_server_bin "$isa" ;; esac
 fi
+
+# Prints the path of another llama.cpp tool (e.g. llama-perplexity) built in llama-server's
+# build folder for this ISA, building it if needed.
+llamacpp_tool_bin() {
+    local isa=$1 tool=$2 server dir
+    server=$(llamacpp_server_bin "$isa") || return 1
+    dir=$(dirname "$server")
+    if [ ! -x "$dir/build/bin/$tool" ]; then
+        PATH="$LLAMACPP_ROOT/tools/bin:$PATH" cmake --build "$dir/build" --target "$tool" >&2 || return 1
+    fi
+    echo "$dir/build/bin/$tool"
+}

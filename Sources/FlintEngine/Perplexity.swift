@@ -70,7 +70,8 @@ public final class PerplexityEvaluator {
                 batch.append(tokens: chunk[start..<end], startPosition: start, blockTable: blockTable,
                              blockSize: Self.blockSize, wantLogits: false)
                 // Logits of the positions whose next token is scored: first ..< context - 1.
-                batch.logitRows = (max(start, first)..<min(end, context - 1)).map { Int32($0 - start) }
+                let scored = max(start, first), scoredEnd = min(end, context - 1)
+                batch.logitRows = scored < scoredEnd ? (scored..<scoredEnd).map { Int32($0 - start) } : []
                 let logits = model.forward(batch, cache: cache, context: forward)
                 for (i, row) in batch.logitRows.enumerated() {
                     let position = start + Int(row)

@@ -52,4 +52,14 @@ final class PerplexityTests: XCTestCase {
         }
         XCTAssertThrowsError(try PerplexityEvaluator(model: m.model, threads: 1, context: 63))
     }
+
+    /// A context longer than one 512-token pass: the first pass scores nothing (all its
+    /// positions are in the chunk's first half), the later ones do.
+    func testContextOfSeveralPasses() throws {
+        let m = try LoadedModel(path: TestModels.path("smollm2-135m-instruct"))
+        let tokens = m.encodeRaw(try genesis(characters: 12000))
+        let report = try PerplexityEvaluator(model: m.model, threads: 2, context: 1200).evaluate(tokens: tokens, bos: nil, chunks: 1)
+        XCTAssertEqual(report.scoredTokens, 1200 - 600 - 1)
+        XCTAssert(report.perplexity.isFinite && report.perplexity > 1, "\(report)")
+    }
 }
