@@ -253,7 +253,8 @@ static void round_f16_neon(float *dst, const float *src, float scale, int32_t n)
 
 void fl_attention_fill_neon(fl_isa_table *t) {
     t->attn = (fl_attention_ops){scores_neon, softmax_neon, kqv_accumulate_neon, kqv_finish_neon,
-                                 round_f16_neon, store_f16_neon, kqv_prompt_neon, kqv_decode_neon};
+                                 round_f16_neon, store_f16_neon, kqv_prompt_neon, kqv_decode_neon,
+                                 NULL, NULL, NULL, NULL};  // no tile forms yet: prompt rows one by one
 }
 
 #else

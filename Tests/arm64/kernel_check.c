@@ -462,7 +462,7 @@ static void check_attention(int cross) {
                 float *q = xalloc(sizeof(float) * (size_t)total);
                 for (int64_t i = 0; i < total; i++) q[i] = uniform() * 3;
                 float *out[2];
-                const size_t scratch_n = 2 * (size_t)(maxpos + 1) + 64 * (size_t)hd;
+                const size_t scratch_n = (size_t)flint_attention_scratch_floats(npos, maxpos, hd, heads);
                 float *scratch = xalloc(sizeof(float) * scratch_n);
                 for (int pi = 0; pi < 2; pi++) {
                     use(pi == 0 ? "scalar" : g_path);
