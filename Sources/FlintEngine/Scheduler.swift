@@ -67,7 +67,7 @@ final class Scheduler {
     /// What prompt tokens start..<end cost against the step's budget: one per token, plus
     /// their attention over the context before them, in tokens' worth of matrix products. A
     /// piece deep in a long prompt costs several times one at its start (SmolLM2 at 5,000
-    /// tokens: 5x), and counting only tokens let such pieces stall the decodes beside them
+    /// tokens: 5.5x, measured), and counting only tokens let such pieces stall the decodes beside them
     /// for seconds.
     func promptCost(from start: Int, to end: Int) -> Int {
         guard attentionBreakEven > 0 else { return end - start }

@@ -40,7 +40,7 @@ void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 /// Queries and probabilities are rounded to F16; scores, softmax and V sums are f32.
 ///
 /// Several prompt rows (prompt = 1) attend in tiles where the path has tile forms: a tile
-/// is up to 32 (row, head) queries that share a KV head, and its keys, then its values, are
+/// is up to 64 (row, head) queries that share a KV head, and its keys, then its values, are
 /// read block by block, each block once for all of the tile's queries (widened to f32 in
 /// L1), instead of once per query. Every row's scores, softmax and weighted sum keep the per-row arithmetic
 /// operation for operation, so a row's result has the same bits whichever rows share its
