@@ -117,7 +117,7 @@ void fl_attn_finish_scalar(float *acc, int32_t lanes, int32_t head_dim, float *o
         out[d] = (acc[d] + acc[2 * head_dim + d]) + (acc[head_dim + d] + acc[3 * head_dim + d]);
 }
 
-void fl_attn_widen_scalar(float *dst, const uint16_t *src, int64_t n) {
+static void widen_scalar(float *dst, const uint16_t *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = fl_h2f(src[i]);
 }
 
@@ -128,7 +128,7 @@ static void widen_keys_scalar(float *kf, const uint16_t *cache, const int32_t *s
     for (int32_t i = 0; i < nb; i++) {  // keys before lo are no query's: not read
         float *dst = kf + (int64_t)i * head_dim;
         if (kb + i < lo) memset(dst, 0, sizeof(float) * (size_t)head_dim);
-        else fl_attn_widen_scalar(dst, fl_key_ptr(cache, slots, kb + i, head_dim, head_offset), head_dim);
+        else widen_scalar(dst, fl_key_ptr(cache, slots, kb + i, head_dim, head_offset), head_dim);
     }
 }
 
@@ -183,6 +183,23 @@ void fl_fill_attention(fl_isa_table *t, int isa) {
 
 void flint_store_f16(uint16_t *dst, const float *src, int64_t n) { fl_current_table()->attn.store(dst, src, n); }
 
+// First key position a query at `pos` attends to (causal; a sliding window cuts earlier ones).
+static inline int32_t first_key(int32_t pos, int32_t window) {
+    return window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+}
+
+// The one-row kernel's tail: keys from `split` (the last multiple of 64 of the padded
+// length, GGML_KV_PAD) to `pos` added to `oh` one by one in double.
+static void kqv_tail(float *oh, const float *w, const uint16_t *v_cache, const int32_t *slots, int64_t head_offset,
+                     int32_t first, int32_t split, int32_t pos, int32_t head_dim) {
+    for (int32_t d = 0; split <= pos && d < head_dim; d++) {
+        double sum = oh[d];
+        for (int32_t j = split > first ? split : first; j <= pos; j++)
+            sum += (double)(fl_h2f(fl_key_ptr(v_cache, slots, j, head_dim, head_offset)[d]) * w[j]);
+        oh[d] = (float)sum;
+    }
+}
+
 // Row (of head_dim halves) of KV head `kv_head` at physical slot `slot` (flint_attention.h).
 static inline int64_t kv_row(int64_t slot, int32_t block_size, int32_t n_kv_head, int32_t kv_head) {
     return (slot / block_size * n_kv_head + kv_head) * block_size + slot % block_size;
@@ -211,7 +228,7 @@ void flint_attention_prefetch(const uint16_t *k_cache, const uint16_t *v_cache, 
 }
 
 // Keys per block of a tile's key pass: 16 KiB widened to f32, so a block stays in L1 while
-// every query of the tile uses it. The value pass takes 256 keys a block: its forms walk a
+// every query of the tile uses it. The value pass takes 128 keys a block: its forms walk a
 // block 16 dimensions at a time (64 bytes a key, 16 KiB a slice), and longer blocks mean
 // fewer round trips of the accumulators. Both multiples of 16 (blocks start at a multiple
 // of 16, so a 16-key lane group never straddles two).
@@ -244,7 +261,7 @@ static void attention_tiles(const fl_attention_ops *ops, const float *q, int64_t
                             float *out, int64_t out_stride, float *scratch) {
     int32_t lo = INT32_MAX, hi = 0;
     for (int64_t r = row_begin; r < row_end; r++) {
-        const int32_t f = window > 0 && q_pos[r] - window + 1 > 0 ? q_pos[r] - window + 1 : 0;
+        const int32_t f = first_key(q_pos[r], window);
         lo = f < lo ? f : lo;
         hi = q_pos[r] > hi ? q_pos[r] : hi;
     }
@@ -270,7 +287,7 @@ static void attention_tiles(const fl_attention_ops *ops, const float *q, int64_t
                 for (int64_t r = r0; r < r1; r++)
                     for (int32_t h = hb; h < he; h++, m++) {
                         last[m] = q_pos[r];
-                        first[m] = window > 0 && last[m] - window + 1 > 0 ? last[m] - window + 1 : 0;
+                        first[m] = first_key(last[m], window);
                         ops->round(qh + m * hd, q + r * q_stride + h * hd, 1.0f, head_dim);
                         dst[m] = out + r * out_stride + h * hd;
                     }
@@ -354,12 +371,7 @@ static void attention_decode_grouped(const fl_attention_ops *ops, const float *q
         for (int32_t i = 0; i < m; i++) {
             float *oh = out + (int64_t)(h0 + i) * head_dim;
             ops->finish(acc + i * 64 * hd, 64, head_dim, oh);
-            for (int32_t d = 0; split <= pos && d < head_dim; d++) {  // the per-row path's tail
-                double sum = oh[d];
-                for (int32_t j = split > first ? split : first; j <= pos; j++)
-                    sum += (double)(fl_h2f(fl_key_ptr(v_cache, slots, j, hd, head_offset)[d]) * s[i * keys + j]);
-                oh[d] = (float)sum;
-            }
+            kqv_tail(oh, s + i * keys, v_cache, slots, head_offset, first, split, pos, head_dim);
         }
         h0 = h1;
     }
@@ -385,8 +397,7 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
     const int32_t lanes = prompt ? 16 : 64;
     for (int64_t r = row_begin; r < row_end; r++) {
         const int32_t pos = q_pos[r];
-        int32_t first = 0;
-        if (window > 0 && pos - window + 1 > 0) first = pos - window + 1;
+        const int32_t first = first_key(pos, window);
         if (!prompt && group > 1 && pos - first + 1 > decode_block_keys(head_dim)) {
             attention_decode_grouped(ops, q + r * q_stride, pos, first, k_cache, v_cache, block_table, block_size, n_head,
                                      n_kv_head, head_dim, scale, head_begin, head_end, out + r * out_stride, scratch);
@@ -417,12 +428,7 @@ void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_po
                     ops->kqv(acc, lanes, scratch, v_cache, slots, slot_elems, head_offset, first, split - 1, head_dim);
                 ops->finish(acc, lanes, head_dim, oh);
             }
-            for (int32_t d = 0; split <= pos && d < head_dim; d++) {
-                double s = oh[d];
-                for (int32_t j = split > first ? split : first; j <= pos; j++)
-                    s += (double)(fl_h2f(fl_key_ptr(v_cache, slots, j, slot_elems, head_offset)[d]) * scratch[j]);
-                oh[d] = (float)s;
-            }
+            kqv_tail(oh, scratch, v_cache, slots, head_offset, first, split, pos, head_dim);
         }
     }
 }

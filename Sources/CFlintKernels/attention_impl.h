@@ -47,7 +47,6 @@ void fl_attn_kqv_scalar(float *acc, int32_t lanes, const float *w, const uint16_
                         int64_t slot_elems, int64_t head_offset, int32_t first, int32_t last, int32_t head_dim);
 void fl_attn_round_f16_scalar(float *dst, const float *src, float scale, int32_t n);
 void fl_attn_finish_scalar(float *acc, int32_t lanes, int32_t head_dim, float *out);
-void fl_attn_widen_scalar(float *dst, const uint16_t *src, int64_t n);
 
 #if defined(__x86_64__) || defined(__i386__)
 void fl_attention_fill_avx2(fl_isa_table *t);    // attention_avx2.c

@@ -164,21 +164,21 @@ final class Scheduler {
                 w += 1
                 continue
             }
-            guard admit(seq, budget: budget, force: progressOwed ? rowsLeft : 0, into: &out) else { break }
+            guard let cost = admit(seq, budget: budget, force: progressOwed ? rowsLeft : 0, into: &out) else { break }
             progressOwed = false
             rowsLeft -= out[out.count - 1].count
             if newSlot { activeSlots.append(slot) }
             seq.loraPasses = 0
-            budget -= admittedCost
+            budget -= cost
             waiting.remove(at: w)
             running.append(seq)
         }
     }
 
-    /// Takes `seq`'s cached prefix and enough fresh blocks for its first chunk; false when
-    /// the blocks are not there.
+    /// Takes `seq`'s cached prefix and enough fresh blocks for its first chunk and returns
+    /// the budget the chunk takes; nil when the blocks (or the budget) are not there.
     /// `force`: rows left for one piece taken beyond the budget (the pass's progress piece), or 0.
-    private func admit(_ seq: EngineSequence, budget: Int, force: Int, into out: inout [ScheduledChunk]) -> Bool {
+    private func admit(_ seq: EngineSequence, budget: Int, force: Int, into out: inout [ScheduledChunk]) -> Int? {
         let bs = blocks.blockSize
         // At least one token must run to produce logits, so the last token is never taken
         // from the cache.
@@ -201,9 +201,9 @@ final class Scheduler {
             count = first
             cost = max(0, budget)
         }
-        if count == 0 { return false }
+        if count == 0 { return nil }
         let fresh = blocks.blocksNeeded(forTokens: hitTokens + count) - hits.count
-        guard blocks.freeCount - blocks.unreferencedCount(hits) >= fresh else { return false }
+        guard blocks.freeCount - blocks.unreferencedCount(hits) >= fresh else { return nil }
         blocks.acquire(hits)
         seq.blockTable = hits
         for _ in 0..<fresh { seq.blockTable.append(blocks.allocate()!) }
@@ -216,12 +216,8 @@ final class Scheduler {
             prefixHitTokens += seq.cachedPromptTokens
         }
         out.append(ScheduledChunk(sequence: seq, count: count))
-        admittedCost = cost
-        return true
+        return cost
     }
-
-    /// The budget the last `admit` took.
-    private var admittedCost = 0
 
     /// Extends `seq`'s block table to hold `n` tokens; false when there are not enough free blocks.
     private func grow(_ seq: EngineSequence, toTokens n: Int) -> Bool {
