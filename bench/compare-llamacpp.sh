@@ -9,11 +9,12 @@
 # engine's figure as a multiple of its own batch 1.
 #
 #   bench/compare-llamacpp.sh [--isa avx2] [--no-build] [--threads 2] [-p 256] [-n 128] [--repetitions 3]
-#                             [-d 0] [--fa auto|on|off] [--batched-model M] [models...]
+#                             [-d 0] [--fa auto|on|off] [--cache-type f16|q8_0] [--batched-model M] [models...]
 #
 # -d D runs pp and tg after D tokens already in the KV cache on both sides (llama-bench's
 # -d); --fa sets llama.cpp's flash attention (default auto: llama.cpp decides, which on
-# CPU turns it on).
+# CPU turns it on); --cache-type sets both sides' KV cache type (Flint's --kv-cache-dtype,
+# llama.cpp's -ctk/-ctv; llama.cpp needs flash attention for a quantized V cache).
 #
 # Each side runs its best path for this host unless --isa avx2: then Flint runs with
 # FLINT_KERNELS_ISA=avx2 (its AVX2 kernels only) and llama.cpp is an AVX2 build without
@@ -24,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/llamacpp-build.sh
 
-threads=2; p=256; n=128; reps=3; models=(); batched=smollm2-135m-instruct; isa=""; build=1; depth=0; fa=auto
+threads=2; p=256; n=128; reps=3; models=(); batched=smollm2-135m-instruct; isa=""; build=1; depth=0; fa=auto; cache=f16
 while [ $# -gt 0 ]; do
     case "$1" in
         --isa) isa=$2; shift 2 ;;
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
         -n) n=$2; shift 2 ;;
         -d) depth=$2; shift 2 ;;
         --fa) fa=$2; shift 2 ;;
+        --cache-type) cache=$2; shift 2 ;;
         --repetitions) reps=$2; shift 2 ;;
         --batched-model) batched=$2; shift 2 ;;
         *) models+=("$1"); shift ;;
@@ -49,18 +51,18 @@ llama() { PYTHONPATH="$lcp${PYTHONPATH:+:$PYTHONPATH}" python3 "$@"; }
 flint=.build/release/flint
 
 lsys=$(llama -c "import llama_cpp; print(llama_cpp.llama_print_system_info().decode().strip())")
-echo "llama.cpp ISA: $llisa ($(llamacpp_isa_label "$llisa")), flash attention $fa, from $lcp: $lsys"
+echo "llama.cpp ISA: $llisa ($(llamacpp_isa_label "$llisa")), flash attention $fa, KV cache $cache, from $lcp: $lsys"
 
 for m in "${models[@]}"; do
     path=$($flint pull "$m")
-    fj=$($flint bench --model "$path" -p "$p" -n "$n" -d "$depth" --threads "$threads" --repetitions "$reps" --json)
+    fj=$($flint bench --model "$path" -p "$p" -n "$n" -d "$depth" --threads "$threads" --repetitions "$reps" --kv-cache-dtype "$cache" --json)
     if [ "$m" = "${models[0]}" ]; then
         fisa=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print((r[0] if isinstance(r,list) and r else r).get("isa",""))' "$fj")
         echo "Flint ISA: ${fisa:-${FLINT_KERNELS_ISA:-default}}"
         echo
         printf '%-30s %-12s %14s %14s %7s\n' model test "flint t/s" "llama.cpp t/s" ratio
     fi
-    lj=$(llama bench/llamacpp_bench.py "$path" "$threads" "$p" "$n" "$reps" --depth "$depth" --flash-attn "$fa")
+    lj=$(llama bench/llamacpp_bench.py "$path" "$threads" "$p" "$n" "$reps" --depth "$depth" --flash-attn "$fa" --cache-type "$cache")
     rj=$($flint bench --model "$path" --threads "$threads" --roofline --json)
     python3 - "$m" "$fj" "$lj" "$rj" <<'PY'
 import json, sys
@@ -81,8 +83,8 @@ done
 
 [ "$batched" != none ] || exit 0
 path=$($flint pull "$batched")
-bj=$($flint bench --model "$path" -p 0 -n "$n" -b 1,8,32 --threads "$threads" --repetitions "$reps" --json)
-blj=$(llama bench/llamacpp_bench.py "$path" "$threads" 0 "$n" "$reps" 1,8,32 --flash-attn "$fa")
+bj=$($flint bench --model "$path" -p 0 -n "$n" -b 1,8,32 --threads "$threads" --repetitions "$reps" --kv-cache-dtype "$cache" --json)
+blj=$(llama bench/llamacpp_bench.py "$path" "$threads" 0 "$n" "$reps" 1,8,32 --flash-attn "$fa" --cache-type "$cache")
 python3 - "$batched" "$bj" "$blj" <<'PY'
 import json, sys
 name = sys.argv[1]

@@ -221,14 +221,32 @@ static void round_f16_avx2(float *dst, const float *src, float scale, int32_t n)
     fl_attn_round_f16_scalar(dst + i, src + i, scale, n - i);
 }
 
-static void widen_keys_avx2(float *kf, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
-                            int32_t nb, int32_t lo, int32_t head_dim) {
-    if (head_dim & 15) return;  // attention.c tiles no other head sizes
+// Elements d..d+7 of a cached row, widened: F16, or Q8_0 (scale times int8, one rounding,
+// as ggml dequantizes and as widen_row_scalar does).
+static inline __m256 ld_row8(const uint16_t *row, int32_t d, int q8) {
+    if (!q8) return ld8(row + d);
+    const block_q8_0 *b = (const block_q8_0 *)row + d / 32;
+    const __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + d % 32))));
+    return _mm256_mul_ps(x, _mm256_set1_ps(_cvtsh_ss(b->d)));
+}
+
+static inline __attribute__((always_inline)) void widen_keys_of(float *kf, const uint16_t *cache, int q8,
+                                                                const int32_t *slots, int64_t head_offset, int32_t kb,
+                                                                int32_t nb, int32_t lo, int32_t head_dim) {
+    const int64_t row_elems = fl_kv_row_elems(q8 ? FLINT_KV_Q8_0 : FLINT_KV_F16, head_dim);
     for (int32_t i = 0; i < nb; i++) {
         float *dst = kf + (int64_t)i * head_dim;
-        const uint16_t *src = fl_key_ptr(cache, slots, kb + i, head_dim, head_offset);
-        for (int32_t d = 0; d < head_dim; d += 8) _mm256_storeu_ps(dst + d, kb + i < lo ? _mm256_setzero_ps() : ld8(src + d));
+        const uint16_t *src = fl_key_ptr(cache, slots, kb + i, row_elems, head_offset);
+        for (int32_t d = 0; d < head_dim; d += 8)
+            _mm256_storeu_ps(dst + d, kb + i < lo ? _mm256_setzero_ps() : ld_row8(src, d, q8));
     }
+}
+
+static void widen_keys_avx2(float *kf, const uint16_t *cache, int32_t kv_type, const int32_t *slots, int64_t head_offset,
+                            int32_t kb, int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;  // attention.c tiles no other head sizes
+    if (kv_type == FLINT_KV_Q8_0) widen_keys_of(kf, cache, 1, slots, head_offset, kb, nb, lo, head_dim);
+    else widen_keys_of(kf, cache, 0, slots, head_offset, kb, nb, lo, head_dim);
 }
 
 // 8 rows of 8 floats to 8 columns: c[k] element i = r[i] element k.
@@ -250,20 +268,28 @@ static inline void transpose8(__m256 r[8]) {
     }
 }
 
-static void widen_values_avx2(float *vt, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
-                              int32_t nb, int32_t lo, int32_t head_dim) {
-    if (head_dim & 15) return;
+static inline __attribute__((always_inline)) void widen_values_of(float *vt, const uint16_t *cache, int q8,
+                                                                  const int32_t *slots, int64_t head_offset, int32_t kb,
+                                                                  int32_t nb, int32_t lo, int32_t head_dim) {
+    const int64_t row_elems = fl_kv_row_elems(q8 ? FLINT_KV_Q8_0 : FLINT_KV_F16, head_dim);
     for (int32_t g = 0; g < (nb + 15) / 16 * 16; g += 8)  // whole groups of 16
         for (int32_t d = 0; d < head_dim; d += 8) {
             __m256 r[8];
             FL_UNROLL for (int i = 0; i < 8; i++) {
                 const int in = kb + g + i >= lo && g + i < nb;
-                r[i] = in ? ld8(fl_key_ptr(cache, slots, kb + g + i, head_dim, head_offset) + d) : _mm256_setzero_ps();
+                r[i] = in ? ld_row8(fl_key_ptr(cache, slots, kb + g + i, row_elems, head_offset), d, q8) : _mm256_setzero_ps();
             }
             transpose8(r);
             float *dst = vt + ((int64_t)(g / 16) * head_dim + d) * 16 + g % 16;
             FL_UNROLL for (int k = 0; k < 8; k++) _mm256_storeu_ps(dst + k * 16, r[k]);
         }
+}
+
+static void widen_values_avx2(float *vt, const uint16_t *cache, int32_t kv_type, const int32_t *slots,
+                              int64_t head_offset, int32_t kb, int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;
+    if (kv_type == FLINT_KV_Q8_0) widen_values_of(vt, cache, 1, slots, head_offset, kb, nb, lo, head_dim);
+    else widen_values_of(vt, cache, 0, slots, head_offset, kb, nb, lo, head_dim);
 }
 
 // The tile forms (isa.h), head sizes a multiple of 16 (attention.c takes no others), each

@@ -293,15 +293,32 @@ static void kqv_finish_avx512(float *acc, int32_t lanes, int32_t head_dim, float
     }
 }
 
-static void widen_keys_avx512(float *kf, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
-                              int32_t nb, int32_t lo, int32_t head_dim) {
-    if (head_dim & 15) return;  // attention.c tiles no other head sizes
+// Elements d..d+15 of a cached row, widened: F16, or Q8_0 (scale times int8, one rounding,
+// as ggml dequantizes and as widen_row_scalar does).
+static inline __m512 ld_row16(const uint16_t *row, int32_t d, int q8) {
+    if (!q8) return ld16(row + d);
+    const block_q8_0 *b = (const block_q8_0 *)row + d / 32;
+    const __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + d % 32))));
+    return _mm512_mul_ps(x, _mm512_set1_ps(_cvtsh_ss(b->d)));
+}
+
+static inline __attribute__((always_inline)) void widen_keys_of(float *kf, const uint16_t *cache, int q8,
+                                                                const int32_t *slots, int64_t head_offset, int32_t kb,
+                                                                int32_t nb, int32_t lo, int32_t head_dim) {
+    const int64_t row_elems = fl_kv_row_elems(q8 ? FLINT_KV_Q8_0 : FLINT_KV_F16, head_dim);
     for (int32_t i = 0; i < nb; i++) {
         float *dst = kf + (int64_t)i * head_dim;
-        const uint16_t *src = fl_key_ptr(cache, slots, kb + i, head_dim, head_offset);
+        const uint16_t *src = fl_key_ptr(cache, slots, kb + i, row_elems, head_offset);
         for (int32_t d = 0; d < head_dim; d += 16)
-            _mm512_storeu_ps(dst + d, kb + i < lo ? _mm512_setzero_ps() : ld16(src + d));
+            _mm512_storeu_ps(dst + d, kb + i < lo ? _mm512_setzero_ps() : ld_row16(src, d, q8));
     }
+}
+
+static void widen_keys_avx512(float *kf, const uint16_t *cache, int32_t kv_type, const int32_t *slots,
+                              int64_t head_offset, int32_t kb, int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;  // attention.c tiles no other head sizes
+    if (kv_type == FLINT_KV_Q8_0) widen_keys_of(kf, cache, 1, slots, head_offset, kb, nb, lo, head_dim);
+    else widen_keys_of(kf, cache, 0, slots, head_offset, kb, nb, lo, head_dim);
 }
 
 // 16 rows of 16 floats to 16 columns: c[k] element i = r[i] element k (unpack pairs of
@@ -328,20 +345,28 @@ static inline void transpose16(__m512 r[16]) {
     }
 }
 
-static void widen_values_avx512(float *vt, const uint16_t *cache, const int32_t *slots, int64_t head_offset, int32_t kb,
-                                int32_t nb, int32_t lo, int32_t head_dim) {
-    if (head_dim & 15) return;
+static inline __attribute__((always_inline)) void widen_values_of(float *vt, const uint16_t *cache, int q8,
+                                                                  const int32_t *slots, int64_t head_offset, int32_t kb,
+                                                                  int32_t nb, int32_t lo, int32_t head_dim) {
+    const int64_t row_elems = fl_kv_row_elems(q8 ? FLINT_KV_Q8_0 : FLINT_KV_F16, head_dim);
     for (int32_t g = 0; g < nb; g += 16)
         for (int32_t d = 0; d < head_dim; d += 16) {
             __m512 r[16];
             FL_UNROLL for (int i = 0; i < 16; i++) {
                 const int in = kb + g + i >= lo && g + i < nb;
-                r[i] = in ? ld16(fl_key_ptr(cache, slots, kb + g + i, head_dim, head_offset) + d) : _mm512_setzero_ps();
+                r[i] = in ? ld_row16(fl_key_ptr(cache, slots, kb + g + i, row_elems, head_offset), d, q8) : _mm512_setzero_ps();
             }
             transpose16(r);
             float *dst = vt + ((int64_t)(g / 16) * head_dim + d) * 16;
             FL_UNROLL for (int k = 0; k < 16; k++) _mm512_storeu_ps(dst + k * 16, r[k]);
         }
+}
+
+static void widen_values_avx512(float *vt, const uint16_t *cache, int32_t kv_type, const int32_t *slots,
+                                int64_t head_offset, int32_t kb, int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;
+    if (kv_type == FLINT_KV_Q8_0) widen_values_of(vt, cache, 1, slots, head_offset, kb, nb, lo, head_dim);
+    else widen_values_of(vt, cache, 0, slots, head_offset, kb, nb, lo, head_dim);
 }
 
 // The tile forms (isa.h), head sizes a multiple of 16 (attention.c takes no others), each

@@ -34,7 +34,11 @@ static inline float fl_r16(const float *x) {
     return (u[0] + u[2]) + (u[1] + u[3]);
 }
 
-// slot_elems: halves per row (head_dim); head_offset: the KV head's first row, in halves.
+static inline int64_t fl_kv_row_elems(int32_t kv_type, int32_t head_dim) {
+    return kv_type == FLINT_KV_Q8_0 ? (int64_t)head_dim / 32 * 17 : head_dim;
+}
+
+// slot_elems: halves per row (fl_kv_row_elems); head_offset: the KV head's first row, in halves.
 static inline const uint16_t *fl_key_ptr(const uint16_t *cache, const int32_t *slots, int32_t j, int64_t slot_elems,
                                       int64_t head_offset) {
     return cache + (int64_t)slots[j] * slot_elems + head_offset;

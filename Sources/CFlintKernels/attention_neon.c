@@ -3,7 +3,8 @@
 // 4-lane quarters: lane l in quarter l / 4. This is attention_avx2.c with quarters for its
 // halves: every operation of a lane is the one the scalar reference does, in the same order
 // (vfmaq is the reference's fmaf, F16 conversions round to nearest even like fl_f2h), so every
-// form here gives the scalar reference's bits, and so the AVX2 path's.
+// form here gives the scalar reference's bits, and so the AVX2 path's. The tile forms at the end
+// serve prompt tiles and every row of a Q8_0 cache (attention.c).
 #if defined(__aarch64__)
 #include "attention_impl.h"
 #include <arm_neon.h>
@@ -251,10 +252,133 @@ static void round_f16_neon(float *dst, const float *src, float scale, int32_t n)
     fl_attn_round_f16_scalar(dst + i, src + i, scale, n - i);
 }
 
+// Elements d..d+3 of a cached row, widened: F16, or Q8_0 (scale times int8, one rounding,
+// as ggml dequantizes and as widen_row_scalar does).
+static inline float32x4_t ld_row4(const uint16_t *row, int32_t d, int q8) {
+    if (!q8) return ld4(row + d);
+    const block_q8_0 *b = (const block_q8_0 *)row + d / 32;
+    const int8_t *p = b->qs + d % 32;
+    const int16x4_t x = vget_low_s16(vmovl_s8(vcreate_s8((uint64_t)(uint8_t)p[0] | (uint64_t)(uint8_t)p[1] << 8 |
+                                                         (uint64_t)(uint8_t)p[2] << 16 | (uint64_t)(uint8_t)p[3] << 24)));
+    return vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(x)), fl_h2f(b->d));
+}
+
+static inline __attribute__((always_inline)) void widen_keys_of(float *kf, const uint16_t *cache, int q8,
+                                                                const int32_t *slots, int64_t head_offset, int32_t kb,
+                                                                int32_t nb, int32_t lo, int32_t head_dim) {
+    const int64_t row_elems = fl_kv_row_elems(q8 ? FLINT_KV_Q8_0 : FLINT_KV_F16, head_dim);
+    for (int32_t i = 0; i < nb; i++) {
+        float *dst = kf + (int64_t)i * head_dim;
+        const uint16_t *src = fl_key_ptr(cache, slots, kb + i, row_elems, head_offset);
+        for (int32_t d = 0; d < head_dim; d += 4) vst1q_f32(dst + d, kb + i < lo ? vdupq_n_f32(0.f) : ld_row4(src, d, q8));
+    }
+}
+
+static void widen_keys_neon(float *kf, const uint16_t *cache, int32_t kv_type, const int32_t *slots, int64_t head_offset,
+                            int32_t kb, int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;  // attention.c tiles no other head sizes
+    if (kv_type == FLINT_KV_Q8_0) widen_keys_of(kf, cache, 1, slots, head_offset, kb, nb, lo, head_dim);
+    else widen_keys_of(kf, cache, 0, slots, head_offset, kb, nb, lo, head_dim);
+}
+
+// Values transposed 4 keys by 4 dimensions at a time (isa.h's layout).
+static inline __attribute__((always_inline)) void widen_values_of(float *vt, const uint16_t *cache, int q8,
+                                                                  const int32_t *slots, int64_t head_offset, int32_t kb,
+                                                                  int32_t nb, int32_t lo, int32_t head_dim) {
+    const int64_t row_elems = fl_kv_row_elems(q8 ? FLINT_KV_Q8_0 : FLINT_KV_F16, head_dim);
+    for (int32_t g = 0; g < (nb + 15) / 16 * 16; g += 4) {
+        const uint16_t *row[4];
+        int in[4];
+        FL_UNROLL for (int i = 0; i < 4; i++) {
+            in[i] = kb + g + i >= lo && g + i < nb;
+            row[i] = in[i] ? fl_key_ptr(cache, slots, kb + g + i, row_elems, head_offset) : NULL;
+        }
+        for (int32_t d = 0; d < head_dim; d += 4) {
+            float32x4_t r[4];
+            FL_UNROLL for (int i = 0; i < 4; i++) r[i] = in[i] ? ld_row4(row[i], d, q8) : vdupq_n_f32(0.f);
+            const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(r[0], r[1])), t1 = vreinterpretq_f64_f32(vtrn2q_f32(r[0], r[1]));
+            const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(r[2], r[3])), t3 = vreinterpretq_f64_f32(vtrn2q_f32(r[2], r[3]));
+            float *dst = vt + ((int64_t)(g / 16) * head_dim + d) * 16 + g % 16;
+            vst1q_f32(dst, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+            vst1q_f32(dst + 16, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+            vst1q_f32(dst + 32, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+            vst1q_f32(dst + 48, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
+        }
+    }
+}
+
+static void widen_values_neon(float *vt, const uint16_t *cache, int32_t kv_type, const int32_t *slots,
+                              int64_t head_offset, int32_t kb, int32_t nb, int32_t lo, int32_t head_dim) {
+    if (head_dim & 15) return;
+    if (kv_type == FLINT_KV_Q8_0) widen_values_of(vt, cache, 1, slots, head_offset, kb, nb, lo, head_dim);
+    else widen_values_of(vt, cache, 0, slots, head_offset, kb, nb, lo, head_dim);
+}
+
+// The tile forms (isa.h): four keys at a time per query, each key's 16 lanes as four
+// quarters (16 accumulators live), reduced as scores_neon reduces them.
+static void tile_scores_neon(const float *qh, int32_t rows, const int32_t *first, const int32_t *last, const float *kf,
+                             int32_t kb, int32_t nb, int32_t head_dim, float scale, float *s, int64_t ld) {
+    for (int32_t r = 0; r < rows; r++) {
+        const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+        const float *q = qh + (int64_t)r * head_dim;
+        for (int32_t j0 = lo; j0 <= hi; j0 += 4) {
+            const int nk = hi - j0 + 1 < 4 ? hi - j0 + 1 : 4;
+            const float *k0 = kf + (int64_t)(j0 - kb) * head_dim;
+            float32x4_t x[4][4];
+            FL_UNROLL for (int k = 0; k < 4; k++) FL_UNROLL for (int c = 0; c < 4; c++) x[k][c] = vdupq_n_f32(0.f);
+            for (int32_t i = 0; i < head_dim; i += 16)
+                FL_UNROLL for (int c = 0; c < 4; c++) {
+                    const float32x4_t qc = vld1q_f32(q + i + 4 * c);
+                    FL_UNROLL for (int k = 0; k < 4; k++)
+                        if (k < nk) x[k][c] = vfmaq_f32(x[k][c], vld1q_f32(k0 + (int64_t)k * head_dim + i + 4 * c), qc);
+                }
+            float32x2_t v[4];
+            FL_UNROLL for (int k = 0; k < 4; k++) {
+                const float32x4_t u = r16_quarters(x[k][0], x[k][1], x[k][2], x[k][3]);
+                v[k] = vadd_f32(vget_low_f32(u), vget_high_f32(u));
+            }
+            const float32x4_t sv = vmulq_n_f32(vpaddq_f32(vcombine_f32(v[0], v[1]), vcombine_f32(v[2], v[3])), scale);
+            float tmp[4];
+            vst1q_f32(tmp, sv);
+            FL_UNROLL for (int k = 0; k < 4; k++) if (k < nk) s[r * ld + j0 + k] = tmp[k];
+        }
+    }
+}
+
+// Per 4 head dimensions and query: their 16 lanes (as quarters) in registers over the block's
+// keys, a group of 16 at a time, probabilities of keys outside the query's range 0 (adds +0
+// to an accumulator that is never -0, as in the other paths).
+static void tile_kqv_neon(float *acc, int32_t rows, const int32_t *first, const int32_t *last, const float *w, int64_t ld,
+                          const float *vt, int32_t kb, int32_t nb, int32_t head_dim) {
+    for (int32_t d = 0; d < head_dim; d += 4)
+        for (int32_t r = 0; r < rows; r++) {
+            const int32_t lo = first[r] > kb ? first[r] : kb, hi = last[r] < kb + nb - 1 ? last[r] : kb + nb - 1;
+            if (lo > hi) continue;
+            const float *wr = w + r * ld;
+            float *a = acc + ((int64_t)r * head_dim + d) * 16;
+            float32x4_t t[4][4];  // t[e][c]: dimension d + e, lanes 4c..4c+3
+            FL_UNROLL for (int e = 0; e < 4; e++) FL_UNROLL for (int c = 0; c < 4; c++) t[e][c] = vld1q_f32(a + e * 16 + 4 * c);
+            for (int32_t g = lo & ~15; g <= hi; g += 16) {
+                float32x4_t wv[4];
+                if (g >= lo && g + 15 <= hi) {
+                    FL_UNROLL for (int c = 0; c < 4; c++) wv[c] = vld1q_f32(wr + g + 4 * c);
+                } else {
+                    float buf[16];
+                    FL_UNROLL for (int l = 0; l < 16; l++) buf[l] = g + l >= lo && g + l <= hi ? wr[g + l] : 0.f;
+                    FL_UNROLL for (int c = 0; c < 4; c++) wv[c] = vld1q_f32(buf + 4 * c);
+                }
+                const float *vg = vt + ((int64_t)(g - kb) / 16 * head_dim + d) * 16;
+                FL_UNROLL for (int e = 0; e < 4; e++)
+                    FL_UNROLL for (int c = 0; c < 4; c++) t[e][c] = vfmaq_f32(t[e][c], vld1q_f32(vg + e * 16 + 4 * c), wv[c]);
+            }
+            FL_UNROLL for (int e = 0; e < 4; e++) FL_UNROLL for (int c = 0; c < 4; c++) vst1q_f32(a + e * 16 + 4 * c, t[e][c]);
+        }
+}
+
 void fl_attention_fill_neon(fl_isa_table *t) {
     t->attn = (fl_attention_ops){scores_neon, softmax_neon, kqv_accumulate_neon, kqv_finish_neon,
                                  round_f16_neon, store_f16_neon, kqv_prompt_neon, kqv_decode_neon,
-                                 NULL, NULL, NULL, NULL};  // no tile forms yet: prompt rows one by one
+                                 widen_keys_neon, widen_values_neon, tile_scores_neon, tile_kqv_neon};
 }
 
 #else

@@ -53,9 +53,10 @@ typedef void (*fl_store_fn)(uint16_t *dst, const float *src, int64_t n);
 // A block is keys kb..kb+nb-1 (kb a multiple of 16) of one KV head, widened to f32: keys
 // as rows (key j at kf + (j - kb) * head_dim), values transposed in groups of 16 keys
 // (element d of key j at vt + (((j - kb) / 16) * head_dim + d) * 16 + j % 16). Keys before
-// `lo` (no query's) are zeros, not read; so are the last group's keys past the block.
+// `lo` (no query's) are zeros, not read; so are the last group's keys past the block. The
+// widening forms read a cache of either type (FLINT_KV_*).
 #define FL_TILE_QUERIES 64
-typedef void (*fl_widen_block_fn)(float *dst, const uint16_t *cache, const int32_t *slots, int64_t head_offset,
+typedef void (*fl_widen_block_fn)(float *dst, const uint16_t *cache, int32_t kv_type, const int32_t *slots, int64_t head_offset,
                                   int32_t kb, int32_t nb, int32_t lo, int32_t head_dim);
 typedef void (*fl_tile_scores_fn)(const float *qh, int32_t rows, const int32_t *first, const int32_t *last,
                                   const float *kf, int32_t kb, int32_t nb, int32_t head_dim, float scale, float *s,

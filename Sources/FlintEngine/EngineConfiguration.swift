@@ -1,3 +1,4 @@
+import FlintModels
 import Foundation
 
 /// Limits and sizes of an `LLMEngine`.
@@ -8,6 +9,9 @@ public struct EngineConfiguration: Sendable {
     public var blockSize: Int = 16
     /// Bytes of KV cache (keys and values of every layer); nil picks a default from memory.
     public var kvCacheBytes: Int?
+    /// How the KV cache stores keys and values (the model's head sizes must suit it:
+    /// `KVCacheType.unsupportedReason`).
+    public var kvCacheType: KVCacheType = .f16
     /// Most sequences in one forward pass.
     public var maxRunningSequences: Int = 64
     /// Most tokens in one forward pass (prompt chunks plus decodes).
@@ -36,7 +40,8 @@ public struct EngineConfiguration: Sendable {
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kvCacheBytes: Int? = nil,
                 maxRunningSequences: Int = 64, maxBatchedTokens: Int = 512, maxWaitingRequests: Int = 256,
                 maxModelLength: Int? = nil, maxLorasPerBatch: Int = EngineConfiguration.defaultMaxLoras,
-                promptPieceTokens: Int = 32) {
+                promptPieceTokens: Int = 32, kvCacheType: KVCacheType = .f16) {
+        self.kvCacheType = kvCacheType
         self.promptPieceTokens = promptPieceTokens
         self.maxLorasPerBatch = maxLorasPerBatch
         self.threads = threads

@@ -71,11 +71,11 @@ public final class LLMEngine: @unchecked Sendable {
 
     /// An engine over `model` with a KV pool of `configuration.kvCacheBytes`.
     public convenience init(model: any CausalLM, tokenizer: Tokenizer, configuration: EngineConfiguration = .init()) {
-        let bytesPerBlock = KVCache.bytesPerToken(config: model.shape) * configuration.blockSize
+        let bytesPerBlock = KVCache.bytesPerToken(config: model.shape, type: configuration.kvCacheType) * configuration.blockSize
         let bytes = configuration.kvCacheBytes ?? EngineConfiguration.defaultKVCacheBytes
         let blockCount = max(1, bytes / bytesPerBlock)
         let runner = ModelRunner(model: model, blockSize: configuration.blockSize, blockCount: blockCount,
-                                 threads: configuration.threads)
+                                 threads: configuration.threads, kvCacheType: configuration.kvCacheType)
         self.init(executor: runner, tokenizer: tokenizer, blockCount: blockCount,
                   contextLength: model.config.contextLength, configuration: configuration)
     }

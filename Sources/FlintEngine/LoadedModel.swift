@@ -43,9 +43,9 @@ public final class LoadedModel: Sendable {
         }
     }
 
-    /// KV cache bytes per token of context (keys and values of every layer), to size an
-    /// engine's pool for a known context (`EngineConfiguration.kvCacheBytes`).
-    public var kvBytesPerToken: Int { KVCache.bytesPerToken(config: model.shape) }
+    /// KV cache bytes per token of context (keys and values of every layer) stored as `type`,
+    /// to size an engine's pool for a known context (`EngineConfiguration.kvCacheBytes`).
+    public func kvBytesPerToken(_ type: KVCacheType) -> Int { KVCache.bytesPerToken(config: model.shape, type: type) }
 
     /// Tokenizes text as a raw prompt: BOS per the file's metadata, special-token text
     /// left as text.

@@ -13,9 +13,9 @@ public final class ModelRunner: ModelExecutor {
     public let cache: KVCache
     public let context: ForwardContext
 
-    public init(model: any CausalLM, blockSize: Int, blockCount: Int, threads: Int) {
+    public init(model: any CausalLM, blockSize: Int, blockCount: Int, threads: Int, kvCacheType: KVCacheType = .f16) {
         self.model = model
-        cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: blockCount)
+        cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: blockCount, type: kvCacheType)
         context = ForwardContext(threads: threads)
     }
 

@@ -41,13 +41,13 @@ public final class PerplexityEvaluator {
     private static let blockSize = 16
     private static let pass = 512
 
-    public init(model: any CausalLM, threads: Int, context: Int) throws {
+    public init(model: any CausalLM, threads: Int, context: Int, kvCacheType: KVCacheType = .f16) throws {
         guard context >= 16, context % 2 == 0 else { throw PerplexityError.invalidContext(context) }
         self.model = model
         self.context = context
         forward = ForwardContext(threads: threads)
         let blocks = (context + Self.blockSize - 1) / Self.blockSize
-        cache = KVCache(shape: model.shape, blockSize: Self.blockSize, blockCount: blocks)
+        cache = KVCache(shape: model.shape, blockSize: Self.blockSize, blockCount: blocks, type: kvCacheType)
         blockTable = (0..<blocks).map { Int32($0) }
     }
 

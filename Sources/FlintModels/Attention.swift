@@ -18,19 +18,19 @@ struct PagedAttention {
                         out: UnsafeMutablePointer<Float>) {
         let kvDim = kvHeads * headDim
         let rows = batch.tokenCount
-        let kc = cache.keys[layer], vc = cache.values[layer]
+        let kc = cache.keys[layer], vc = cache.values[layer], kvType = cache.type.kernelCode
         batch.slots.withUnsafeBufferPointer { slots in
             for r in 0..<rows {
                 let s = Int(slots[r])
-                flint_kv_store(kc, Int64(s), k + r * kvDim, Int32(kvHeads), Int32(headDim), Int32(cache.blockSize))
-                flint_kv_store(vc, Int64(s), v + r * kvDim, Int32(kvHeads), Int32(headDim), Int32(cache.blockSize))
+                flint_kv_store(kc, kvType, Int64(s), k + r * kvDim, Int32(kvHeads), Int32(headDim), Int32(cache.blockSize))
+                flint_kv_store(vc, kvType, Int64(s), v + r * kvDim, Int32(kvHeads), Int32(headDim), Int32(cache.blockSize))
             }
         }
         let window: Int32
         if case .slidingWindow(let w) = kind { window = Int32(w) } else { window = 0 }
         let maxPosition = batch.positions.max() ?? 0
         let tileRows = batch.sequences.contains { $0.count > 1 } ? Int64(FLINT_ATTENTION_TILE_ROWS) : 1
-        let scores = context.attentionScores(Int(flint_attention_scratch_floats(tileRows, maxPosition, Int32(headDim), Int32(heads / kvHeads))))
+        let scores = context.attentionScores(Int(flint_attention_scratch_floats(kvType, tileRows, maxPosition, Int32(headDim), Int32(heads / kvHeads))))
         let units = context.attentionUnits
         units.withUnsafeBufferPointer { units in
         batch.sequences.withUnsafeBufferPointer { sequences in
@@ -40,7 +40,7 @@ struct PagedAttention {
                         batch.blockTableStart.withUnsafeBufferPointer { tableStart in
                             var job = AttentionJob(
                                 q: q, qStride: heads * headDim, positions: positions.baseAddress!, sequences: sequences.baseAddress!, rowSequence: rowSequence.baseAddress!,
-                                tables: tables.baseAddress!, tableStart: tableStart.baseAddress!, keys: kc, values: vc,
+                                tables: tables.baseAddress!, tableStart: tableStart.baseAddress!, keys: kc, values: vc, kvType: kvType,
                                 blockSize: Int32(cache.blockSize), heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale,
                                 window: window, units: units.baseAddress!, unitCount: units.count,
                                 headSplit: headSplit(units: units.count, threads: context.pool.threadCount),
@@ -78,6 +78,7 @@ private struct AttentionJob {
     let tableStart: UnsafePointer<Int32>
     let keys: UnsafeMutablePointer<UInt16>
     let values: UnsafeMutablePointer<UInt16>
+    let kvType: Int32
     let blockSize: Int32
     let heads: Int
     let kvHeads: Int
@@ -103,7 +104,7 @@ private struct AttentionJob {
         guard sequences[sequence].count == 1 else { return }
         let pos = positions[r]
         let first = window > 0 ? max(0, pos - window + 1) : 0
-        flint_attention_prefetch(keys, values, tables + Int(tableStart[sequence]), blockSize, Int32(kvHeads), Int32(headDim),
+        flint_attention_prefetch(keys, values, kvType, tables + Int(tableStart[sequence]), blockSize, Int32(kvHeads), Int32(headDim),
                                  Int32(g), first, pos)
     }
 
@@ -124,7 +125,7 @@ private struct AttentionJob {
             // A sequence with several rows in the pass is a prompt chunk (attention.c).
             let prompt: Int32 = j.sequences[sequence].count > 1 ? 1 : 0
             flint_attention_paged(j.q, Int64(j.qStride), j.positions, Int64(unit.begin), Int64(unit.end), prompt,
-                                  j.keys, j.values, table, j.blockSize,
+                                  j.keys, j.values, j.kvType, table, j.blockSize,
                                   Int32(j.heads), Int32(j.kvHeads), Int32(j.headDim), j.scale, j.window,
                                   Int32(heads.lowerBound), Int32(heads.upperBound), j.out, Int64(j.qStride), j.scores[index])
         }

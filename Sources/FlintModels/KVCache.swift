@@ -10,8 +10,8 @@ public enum AttentionKind: Sendable, Equatable {
 }
 
 /// The KV pool: for every layer, `blockCount * blockSize` slots of keys and values
-/// stored as F16, block by block and within a block KV head by KV head (the layout of
-/// flint_attention_paged / flint_kv_store). Blocks are handed out by the engine's block
+/// stored as `type` (F16 or Q8_0), block by block and within a block KV head by KV head
+/// (the layout of flint_attention_paged / flint_kv_store). Blocks are handed out by the engine's block
 /// manager; the cache itself is just memory addressed by slot.
 public final class KVCache: @unchecked Sendable {
     public let blockSize: Int
@@ -20,15 +20,19 @@ public final class KVCache: @unchecked Sendable {
     public let kvHeads: Int
     public let headDim: Int
     public let valueDim: Int
+    public let type: KVCacheType
     let keys: [UnsafeMutablePointer<UInt16>]
     let values: [UnsafeMutablePointer<UInt16>]
     private let storage: UnsafeMutableRawPointer
 
-    public static func bytesPerToken(config: ModelShape) -> Int {
-        config.layers * config.kvHeads * (config.headDim + config.valueDim) * 2
+    public static func bytesPerToken(config: ModelShape, type: KVCacheType = .f16) -> Int {
+        config.layers * config.kvHeads * (type.rowBytes(dimension: config.headDim) + type.rowBytes(dimension: config.valueDim))
     }
 
-    public init(shape: ModelShape, blockSize: Int, blockCount: Int) {
+    /// A pool of `blockCount` blocks; `type` must suit the shape (`KVCacheType.unsupportedReason`).
+    public init(shape: ModelShape, blockSize: Int, blockCount: Int, type: KVCacheType = .f16) {
+        precondition(type.unsupportedReason(shape) == nil, "KV cache type \(type) does not suit this model")
+        self.type = type
         self.blockSize = blockSize
         self.blockCount = blockCount
         layers = shape.layers
@@ -36,8 +40,9 @@ public final class KVCache: @unchecked Sendable {
         headDim = shape.headDim
         valueDim = shape.valueDim
         let slots = blockSize * blockCount
-        let keyHalves = (slots * shape.kvHeads * shape.headDim + 31) / 32 * 32  // pools 64-byte aligned
-        let valueHalves = (slots * shape.kvHeads * shape.valueDim + 31) / 32 * 32
+        let keyRow = type.rowBytes(dimension: shape.headDim) / 2, valueRow = type.rowBytes(dimension: shape.valueDim) / 2
+        let keyHalves = (slots * shape.kvHeads * keyRow + 31) / 32 * 32  // pools 64-byte aligned
+        let valueHalves = (slots * shape.kvHeads * valueRow + 31) / 32 * 32
         let n = shape.layers
         let raw = Self.allocateZeroed(bytes: n * (keyHalves + valueHalves) * 2)
         let halves = raw.bindMemory(to: UInt16.self, capacity: n * (keyHalves + valueHalves))

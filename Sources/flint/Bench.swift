@@ -103,6 +103,7 @@ struct Bench: AsyncParsableCommand {
                 printRoofline(loaded)
                 return
             }
+            try engineOptions.kvCache.check(loaded)
             let model = loaded.model
             let vocab = Int32(model.config.vocabularySize)
             var rng = RandomSource(seed: 1)
@@ -114,7 +115,8 @@ struct Bench: AsyncParsableCommand {
                 // Room for the depth context, and for every repetition's own tokens without
                 // evicting it from the prefix cache.
                 let perTest = max(promptTokens + 1, generateTokens + 2, 17)
-                let engine = loaded.engine(threads: options.threads, contextTokens: depth + (repetitions + 2) * perTest)
+                let engine = loaded.engine(threads: options.threads, contextTokens: depth + (repetitions + 2) * perTest,
+                                           kvCacheType: engineOptions.kvCache.type)
                 defer { engine.shutdown(gracePeriod: 0) }
                 let context = randomTokens(depth)
                 let label = depth > 0 ? "@d\(depth)" : ""
@@ -169,7 +171,7 @@ struct Bench: AsyncParsableCommand {
         let blockSize = 16
         let blocksPerSeq = (steps + 1 + blockSize - 1) / blockSize
         let context = ForwardContext(threads: options.threads)
-        let cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: batch * blocksPerSeq)
+        let cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: batch * blocksPerSeq, type: engineOptions.kvCache.type)
         let tables = (0..<batch).map { s in (0..<blocksPerSeq).map { Int32(s * blocksPerSeq + $0) } }
         var tokens = start
         var fb = ForwardBatch()
@@ -235,15 +237,16 @@ struct Bench: AsyncParsableCommand {
     }
 
     private func report(_ results: [Result], loaded: LoadedModel) {
+        let kvType = engineOptions.kvCache.type.rawValue
         if json {
             let rows = results.map { r in
                 "{\"test\":\"\(r.test)\",\"n_prompt\":\(r.nPrompt),\"n_gen\":\(r.nGen),\"n_batch\":\(r.nBatch),\"n_depth\":\(r.test.hasPrefix("batch") ? 0 : depth),"
-                    + "\"n_threads\":\(options.threads),\"isa\":\"\(KernelPath.current)\",\"avg_ts\":\(String(format: "%.3f", r.mean)),\"stddev_ts\":\(String(format: "%.3f", r.stddev))}"
+                    + "\"n_threads\":\(options.threads),\"type_k\":\"\(kvType)\",\"type_v\":\"\(kvType)\",\"isa\":\"\(KernelPath.current)\",\"avg_ts\":\(String(format: "%.3f", r.mean)),\"stddev_ts\":\(String(format: "%.3f", r.stddev))}"
             }
             print("[" + rows.joined(separator: ",") + "]")
             return
         }
-        print("model: \(options.model) (\(loaded.model.config.architecture)), threads: \(options.threads), kernels: \(KernelPath.current), repetitions: \(repetitions)")
+        print("model: \(options.model) (\(loaded.model.config.architecture)), threads: \(options.threads), kernels: \(KernelPath.current), KV cache: \(kvType), repetitions: \(repetitions)")
         print("test".padding(toLength: 12, withPad: " ", startingAt: 0) + "t/s")
         for r in results {
             print(r.test.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.2f ± %.2f", r.mean, r.stddev))
@@ -258,6 +261,7 @@ struct Bench: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
+        try engineOptions.kvCache.check(loaded)
         var config = engineOptions.configuration(threads: options.threads)
         config.maxWaitingRequests = max(config.maxWaitingRequests, concurrency)
         let llm = LLMEngine(model: loaded.model, tokenizer: loaded.tokenizer, configuration: config)

@@ -9,6 +9,7 @@ struct Chat: AsyncParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var context: ContextLengthOption
+    @OptionGroup var kvCache: KVCacheTypeOption
 
     @Option(name: .long, help: "Optional system prompt.")
     var system: String?
@@ -40,8 +41,9 @@ struct Chat: AsyncParsableCommand {
             let loaded = try options.load()
             // The pool holds the whole conversation (up to --max-model-len); earlier turns stay
             // in the engine's prefix cache, so each answer only computes the new message.
-            let limit = try context.tokens(trained: loaded.model.config.contextLength, bytesPerToken: loaded.kvBytesPerToken)
-            let engine = loaded.engine(threads: options.threads, contextTokens: limit)
+            try kvCache.check(loaded)
+            let limit = try context.tokens(trained: loaded.model.config.contextLength, bytesPerToken: loaded.kvBytesPerToken(kvCache.type))
+            let engine = loaded.engine(threads: options.threads, contextTokens: limit, kvCacheType: kvCache.type)
             defer { engine.shutdown(gracePeriod: 0) }
             var messages: [ChatMessage] = system.map { [.system($0)] } ?? []
             FileHandle.standardError.write(Data("flint chat: \(options.model) (\(loaded.model.config.architecture)); /reset clears, /exit quits\n".utf8))

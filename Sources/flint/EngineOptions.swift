@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FlintEngine
+import FlintModels
 
 /// `--max-model-len`, for every command that runs requests (serve, bench, chat, generate).
 struct ContextLengthOption: ParsableArguments {
@@ -25,6 +26,20 @@ struct ContextLengthOption: ParsableArguments {
     }
 }
 
+/// `--kv-cache-dtype`, for every command that runs a model.
+struct KVCacheTypeOption: ParsableArguments {
+    @Option(name: .customLong("kv-cache-dtype"),
+            help: "KV cache element type: f16, or q8_0 (53% of the memory per token; head sizes a multiple of 32).")
+    var type: KVCacheType = .f16
+
+    /// Refuses a type the model's head sizes cannot use, before any pool is allocated.
+    func check(_ loaded: LoadedModel) throws {
+        if let reason = type.unsupportedReason(loaded.model.shape) { throw ValidationError("--kv-cache-dtype \(type.rawValue): \(reason)") }
+    }
+}
+
+extension KVCacheType: ExpressibleByArgument {}
+
 /// Engine limits shared by `serve` and `bench --engine`.
 struct EngineOptions: ParsableArguments {
     @Option(name: .customLong("kv-cache-memory"), help: "KV cache size in bytes (suffixes K, M, G, KiB, MiB, GiB; default: 1 GiB or a quarter of RAM).")
@@ -44,6 +59,8 @@ struct EngineOptions: ParsableArguments {
 
     @OptionGroup var context: ContextLengthOption
     var maxModelLength: Int? { context.maxModelLength }
+
+    @OptionGroup var kvCache: KVCacheTypeOption
 
     func validate() throws {
         guard (1...4096).contains(maxRunningSequences) else { throw ValidationError("--max-num-seqs must be in 1...4096") }
@@ -65,7 +82,8 @@ struct EngineOptions: ParsableArguments {
     func configuration(threads: Int) -> EngineConfiguration {
         EngineConfiguration(threads: threads, kvCacheBytes: kvCacheMemory.flatMap(Self.parseBytes),
                             maxRunningSequences: maxRunningSequences, maxBatchedTokens: maxBatchedTokens,
-                            maxWaitingRequests: maxQueue, maxModelLength: maxModelLength, maxLorasPerBatch: maxLoras)
+                            maxWaitingRequests: maxQueue, maxModelLength: maxModelLength, maxLorasPerBatch: maxLoras,
+                            kvCacheType: kvCache.type)
     }
 
     /// A `--max-model-len` the engine cannot hold is an error at start-up, not a silent cap.

@@ -10,6 +10,7 @@ struct Generate: AsyncParsableCommand {
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var context: ContextLengthOption
+    @OptionGroup var kvCache: KVCacheTypeOption
 
     @Option(name: .long, help: "The prompt (a user message, unless --raw).")
     var prompt: String
@@ -102,10 +103,11 @@ struct Generate: AsyncParsableCommand {
             request.grammar = grammar
             // The pool holds this request and no more; a request past the limit is refused
             // as the server refuses it.
-            let limit = try context.tokens(trained: loaded.model.config.contextLength, bytesPerToken: loaded.kvBytesPerToken,
+            try kvCache.check(loaded)
+            let limit = try context.tokens(trained: loaded.model.config.contextLength, bytesPerToken: loaded.kvBytesPerToken(kvCache.type),
                                            kvBytes: Int.max)
             let engine = loaded.engine(threads: options.threads, contextTokens: min(limit, promptIDs.count + maxTokens),
-                                       maxModelLength: limit)
+                                       maxModelLength: limit, kvCacheType: kvCache.type)
             defer { engine.shutdown(gracePeriod: 0) }
             if let lora {
                 let adapter = try LoRAAdapter.load(path: lora)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlintEngine
 import FlintLoading
+import FlintModels
 import Foundation
 
 /// `--model` and `--threads`, shared by every command that runs a model.
@@ -57,10 +58,10 @@ extension LoadedModel {
     /// An engine whose KV pool holds `tokens` tokens (in whole blocks): one conversation or
     /// one request, run the way the server runs them; requests longer than `maxModelLength`
     /// (default: what the pool holds) are refused.
-    func engine(threads: Int, contextTokens tokens: Int, maxModelLength: Int? = nil) -> LLMEngine {
-        var configuration = EngineConfiguration(threads: threads, maxModelLength: maxModelLength)
+    func engine(threads: Int, contextTokens tokens: Int, maxModelLength: Int? = nil, kvCacheType: KVCacheType) -> LLMEngine {
+        var configuration = EngineConfiguration(threads: threads, maxModelLength: maxModelLength, kvCacheType: kvCacheType)
         let blocks = (tokens + configuration.blockSize - 1) / configuration.blockSize
-        configuration.kvCacheBytes = max(1, blocks) * configuration.blockSize * kvBytesPerToken
+        configuration.kvCacheBytes = max(1, blocks) * configuration.blockSize * kvBytesPerToken(kvCacheType)
         return LLMEngine(model: model, tokenizer: tokenizer, configuration: configuration)
     }
 }

@@ -12,6 +12,7 @@ struct Perplexity: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var kvCache: KVCacheTypeOption
 
     @Option(name: .long, help: "The text file to score (UTF-8).")
     var file: String
@@ -37,7 +38,9 @@ struct Perplexity: ParsableCommand {
             let loaded = try options.load()
             let tokens = loaded.encodeRaw(text)
             let bos = loaded.tokenizer.addBOS ? loaded.tokenizer.bosID : nil
-            let evaluator = try PerplexityEvaluator(model: loaded.model, threads: options.threads, context: ctx)
+            try kvCache.check(loaded)
+            let evaluator = try PerplexityEvaluator(model: loaded.model, threads: options.threads, context: ctx,
+                                                    kvCacheType: kvCache.type)
             let report = try evaluator.evaluate(tokens: tokens, bos: bos, chunks: chunks) { chunk, ppl in
                 if !json {
                     FileHandle.standardOutput.write(Data("[\(chunk)]\(String(format: "%.4f", ppl)),".utf8))

@@ -44,6 +44,7 @@ struct Serve: AsyncParsableCommand {
         let store = AdapterStoreConfiguration(directory: loraOptions.storeDirectory(model: options.servedName),
                                               maxRank: loraOptions.maxRank, slots: loraOptions.slots,
                                               memoryBudget: loraOptions.memoryBytes)
+        try engineOptions.kvCache.check(loaded)
         let engine: LocalInferenceEngine
         do {
             engine = try LocalInferenceEngine(name: options.servedName, model: loaded,

@@ -10,7 +10,7 @@ final class GenerationTests: XCTestCase {
 
     private func engine(contextTokens: Int = 1024) throws -> (LoadedModel, LLMEngine) {
         let m = try Self.model.get()
-        let config = EngineConfiguration(threads: 2, kvCacheBytes: contextTokens * m.kvBytesPerToken)
+        let config = EngineConfiguration(threads: 2, kvCacheBytes: contextTokens * m.kvBytesPerToken(.f16))
         return (m, LLMEngine(model: m.model, tokenizer: m.tokenizer, configuration: config))
     }
 

@@ -20,8 +20,8 @@ final class AttentionTests: XCTestCase {
                      q: [Float], k: [UInt16], v: [UInt16], table: [Int32], blockSize: Int32) -> [Float] {
         let qStride = heads * headDim
         var out = [Float](repeating: .nan, count: positions.count * qStride)
-        var scratch = [Float](repeating: 0, count: Int(flint_attention_scratch_floats(Int64(positions.count), positions.max()!, Int32(headDim), Int32(heads))))
-        flint_attention_paged(q, Int64(qStride), positions, 0, Int64(positions.count), prompt ? 1 : 0, k, v, table, blockSize,
+        var scratch = [Float](repeating: 0, count: Int(flint_attention_scratch_floats(FLINT_KV_F16, Int64(positions.count), positions.max()!, Int32(headDim), Int32(heads))))
+        flint_attention_paged(q, Int64(qStride), positions, 0, Int64(positions.count), prompt ? 1 : 0, k, v, FLINT_KV_F16, table, blockSize,
                               Int32(heads), Int32(kvHeads), Int32(headDim), 1 / Float(headDim).squareRoot(), window,
                               0, Int32(heads), &out, Int64(qStride), &scratch)
         return out
@@ -96,8 +96,8 @@ final class AttentionTests: XCTestCase {
             // rows [begin, end) in one call, written into a copy of `into`
             func attend(_ begin: Int, _ end: Int, into: [Float]) -> [Float] {
                 var out = into
-                var scratch = [Float](repeating: 0, count: Int(flint_attention_scratch_floats(Int64(end - begin), positions.max()!, Int32(c.headDim), Int32(c.heads))))
-                flint_attention_paged(q, Int64(qStride), positions, Int64(begin), Int64(end), 1, k, v, table, blockSize,
+                var scratch = [Float](repeating: 0, count: Int(flint_attention_scratch_floats(FLINT_KV_F16, Int64(end - begin), positions.max()!, Int32(c.headDim), Int32(c.heads))))
+                flint_attention_paged(q, Int64(qStride), positions, Int64(begin), Int64(end), 1, k, v, FLINT_KV_F16, table, blockSize,
                                       Int32(c.heads), Int32(c.kvHeads), Int32(c.headDim), 1 / Float(c.headDim).squareRoot(), c.window,
                                       0, Int32(c.heads), &out, Int64(qStride), &scratch)
                 return out
@@ -170,6 +170,77 @@ final class AttentionTests: XCTestCase {
                 // NaN payloads may differ in bits; both must be NaN.
                 XCTAssertTrue(x[i].isNaN && flint_fp16_to_fp32(a[i]).isNaN && flint_fp16_to_fp32(b[i]).isNaN,
                               "\(isa) element \(i) (\(x[i])): \(a[i]) vs \(b[i])")
+            }
+        }
+    }
+
+    /// A Q8_0 cache (flint_kv_store quantizes, the tiles widen): on every path the same bits
+    /// as the scalar reference, and for every row the same bits whether it runs alone as a
+    /// decoding row, with its whole chunk, or in a chunk cut elsewhere; and close to the F16
+    /// cache's result. Only quantization separates the two: up to half a step (1/254 of a
+    /// block's largest value) per key and value element; with these inputs (keys up to 2,
+    /// queries up to 3) that moves a score by up to ~0.05 at head size 256, so probabilities
+    /// by ~5% and an output (values up to 1) by ~0.02 at worst; 0.03 bounds it.
+    func testQ8CacheRowsAreInvariantAndTrackF16() {
+        var rng = SplitMix64(seed: 41)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1 }
+        let cases: [(headDim: Int, heads: Int, kvHeads: Int, start: Int32, count: Int32, window: Int32)] = [
+            (64, 14, 2, 0, 37, 0), (64, 9, 3, 40, 30, 0), (256, 4, 1, 0, 33, 0), (256, 4, 1, 70, 21, 16), (128, 2, 1, 300, 5, 0),
+        ]
+        for c in cases {
+            let blockSize: Int32 = 16, blocks = Int((c.start + c.count + 15) / 16) + 2
+            var table = Array(0..<Int32(blocks))
+            table.shuffle(using: &rng)
+            let positions = Array(c.start..<(c.start + c.count))
+            let kvWidth = c.kvHeads * c.headDim, qStride = c.heads * c.headDim
+            let keys = (0..<(positions.count + Int(c.start)) * kvWidth).map { _ in uniform() * 2 }
+            let values = (0..<(positions.count + Int(c.start)) * kvWidth).map { _ in uniform() }
+            let q = (0..<(positions.count * qStride)).map { _ in uniform() * 3 }
+            // A pool of `type` holding every position's keys and values, stored on the current path.
+            func pool(_ type: Int32, _ x: [Float]) -> [UInt16] {
+                let rowElems = Int(flint_kv_row_elems(type, Int32(c.headDim)))
+                var cache = [UInt16](repeating: 0x7E00, count: Int(blockSize) * blocks * c.kvHeads * rowElems)
+                for j in 0..<(Int(c.start) + positions.count) {
+                    let slot = Int64(table[j / Int(blockSize)]) * Int64(blockSize) + Int64(j % Int(blockSize))
+                    x.withUnsafeBufferPointer {
+                        flint_kv_store(&cache, type, slot, $0.baseAddress! + j * kvWidth, Int32(c.kvHeads), Int32(c.headDim), blockSize)
+                    }
+                }
+                return cache
+            }
+            func attend(_ type: Int32, _ k: [UInt16], _ v: [UInt16], _ begin: Int, _ end: Int, prompt: Bool, into: [Float]) -> [Float] {
+                var out = into
+                var scratch = [Float](repeating: 0, count: Int(flint_attention_scratch_floats(type, Int64(end - begin), positions.max()!, Int32(c.headDim), Int32(c.heads / c.kvHeads))))
+                flint_attention_paged(q, Int64(qStride), positions, Int64(begin), Int64(end), prompt ? 1 : 0, k, v, type, table, blockSize,
+                                      Int32(c.heads), Int32(c.kvHeads), Int32(c.headDim), 1 / Float(c.headDim).squareRoot(), c.window,
+                                      0, Int32(c.heads), &out, Int64(qStride), &scratch)
+                return out
+            }
+            let empty = [Float](repeating: .nan, count: positions.count * qStride)
+            var reference: [Float] = []
+            for isa in ["scalar"] + simdISAs() {
+                withISA(isa) {
+                    let k8 = pool(FLINT_KV_Q8_0, keys), v8 = pool(FLINT_KV_Q8_0, values)
+                    let whole = attend(FLINT_KV_Q8_0, k8, v8, 0, positions.count, prompt: true, into: empty)
+                    XCTAssertFalse(whole.contains { $0.isNaN }, "\(isa) \(c)")
+                    var alone = empty
+                    for r in positions.indices { alone = attend(FLINT_KV_Q8_0, k8, v8, r, r + 1, prompt: false, into: alone) }
+                    XCTAssertEqual(whole.map(\.bitPattern), alone.map(\.bitPattern), "\(isa): decoding rows, \(c)")
+                    let cut = min(5, positions.count)
+                    let split = attend(FLINT_KV_Q8_0, k8, v8, cut, positions.count, prompt: true,
+                                       into: attend(FLINT_KV_Q8_0, k8, v8, 0, cut, prompt: true, into: empty))
+                    XCTAssertEqual(whole.map(\.bitPattern), split.map(\.bitPattern), "\(isa): split at \(cut), \(c)")
+                    if reference.isEmpty {
+                        reference = whole
+                        let f16 = attend(FLINT_KV_F16, pool(FLINT_KV_F16, keys), pool(FLINT_KV_F16, values), 0, positions.count,
+                                         prompt: true, into: empty)
+                        let worst = zip(whole, f16).map { abs($0 - $1) }.max()!
+                        XCTAssertLessThan(worst, 0.03, "q8_0 vs f16: \(c)")
+                        XCTAssertGreaterThan(worst, 0, "q8_0 must differ from f16 somewhere: \(c)")
+                    } else {
+                        XCTAssertEqual(reference.map(\.bitPattern), whole.map(\.bitPattern), "\(isa) vs scalar: \(c)")
+                    }
+                }
             }
         }
     }

@@ -437,9 +437,11 @@ static void check_attention(int cross) {
     seed(11);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int wi = 0; wi < 3; wi++)
-            for (int prompt = 0; prompt < 2; prompt++) {
-                if (cross && (wi != 1 || si >= 3)) continue;  // a subset is enough across ISAs
+            for (int prompt = 0; prompt < 2; prompt++)
+              for (int32_t kt = FLINT_KV_F16; kt <= FLINT_KV_Q8_0; kt++) {
+                if (cross && (wi != 1 || si >= 3 || kt != FLINT_KV_F16)) continue;  // a subset is enough across ISAs
                 const int hd = shapes[si].head_dim, heads = shapes[si].heads, kvh = shapes[si].kv_heads;
+                if (kt == FLINT_KV_Q8_0 && hd % 32) continue;
                 const int64_t slots = (int64_t)block_size * blocks, cache = slots * kvh * hd;
                 uint16_t *k = xalloc(sizeof(uint16_t) * (size_t)cache), *v = xalloc(sizeof(uint16_t) * (size_t)cache);
                 for (int64_t i = 0; i < cache; i++) k[i] = flint_fp32_to_fp16(uniform() * 2);
@@ -458,17 +460,36 @@ static void check_attention(int cross) {
                         for (int e = 0; e < hd; e++) k[row * hd + e] = v[row * hd + e] = 0x7E00;
                     }
                 }
+                if (kt == FLINT_KV_Q8_0) {  // the same keys and values quantized by flint_kv_store (scalar)
+                    const int64_t row = flint_kv_row_elems(kt, hd), n = slots * kvh * row;
+                    uint16_t *k8 = xalloc(sizeof(uint16_t) * (size_t)n), *v8 = xalloc(sizeof(uint16_t) * (size_t)n);
+                    for (int64_t i = 0; i < n; i++) k8[i] = v8[i] = 0x7E00;  // NaN scales where nothing is stored
+                    float *kr = xalloc(sizeof(float) * (size_t)(kvh * hd)), *vr = xalloc(sizeof(float) * (size_t)(kvh * hd));
+                    use("scalar");
+                    for (int64_t j = 0; j <= maxpos; j++) {
+                        const int64_t b = table[j / block_size], i = j % block_size, slot = b * block_size + i;
+                        for (int h = 0; h < kvh; h++)
+                            for (int e = 0; e < hd; e++) {
+                                const int64_t at = ((b * kvh + h) * block_size + i) * hd + e;
+                                kr[h * hd + e] = flint_fp16_to_fp32(k[at]), vr[h * hd + e] = flint_fp16_to_fp32(v[at]);
+                            }
+                        flint_kv_store(k8, kt, slot, kr, kvh, hd, block_size);
+                        flint_kv_store(v8, kt, slot, vr, kvh, hd, block_size);
+                    }
+                    free(k), free(v), free(kr), free(vr);
+                    k = k8, v = v8;
+                }
                 const int64_t qstride = (int64_t)heads * hd, total = npos * qstride;
                 float *q = xalloc(sizeof(float) * (size_t)total);
                 for (int64_t i = 0; i < total; i++) q[i] = uniform() * 3;
                 float *out[2];
-                const size_t scratch_n = (size_t)flint_attention_scratch_floats(npos, maxpos, hd, heads);
+                const size_t scratch_n = (size_t)flint_attention_scratch_floats(kt, npos, maxpos, hd, heads);
                 float *scratch = xalloc(sizeof(float) * scratch_n);
                 for (int pi = 0; pi < 2; pi++) {
                     use(pi == 0 ? "scalar" : g_path);
                     out[pi] = xalloc(sizeof(float) * (size_t)total);
                     for (int64_t i = 0; i < total; i++) out[pi][i] = NAN;
-                    flint_attention_paged(q, qstride, positions, 0, npos, prompt, k, v, table, block_size, heads, kvh, hd,
+                    flint_attention_paged(q, qstride, positions, 0, npos, prompt, k, v, kt, table, block_size, heads, kvh, hd,
                                           1.0f / sqrtf((float)hd), windows[wi], 0, heads, out[pi], qstride, scratch);
                 }
                 if (cross) {
@@ -480,8 +501,8 @@ static void check_attention(int cross) {
                         nans += isnan(out[0][i]);
                     }
                     check(nans == 0, "attention scalar reference: %d NaN outputs (head dim %d)", nans, hd);
-                    check(bad == 0, "attention head dim %d heads %d/%d window %d prompt %d: %d values differ from scalar", hd,
-                          heads, kvh, windows[wi], prompt, bad);
+                    check(bad == 0, "attention head dim %d heads %d/%d window %d prompt %d kv type %d: %d values differ from scalar",
+                          hd, heads, kvh, windows[wi], prompt, kt, bad);
                 }
                 free(out[0]), free(out[1]), free(scratch), free(q), free(k), free(v);
             }

@@ -1,19 +1,24 @@
 """A 16,000-token prompt through the server on qwen2.5-coder-0.5b-instruct (issue 20): it
-completes with a KV pool of 256 MiB (--kv-cache-memory), and the pool the server reports is
-within that budget while it runs."""
+completes with a KV pool of 256 MiB (--kv-cache-memory) of F16, or 128 MiB of Q8_0 (where
+F16 would hold only 10,900 tokens), and the pool the server reports is within that budget
+while it runs."""
 from __future__ import annotations
 
 import random
 import re
 import threading
 
+import pytest
+
 from conftest import _start_server, _stop_server
 from e2e_util import request
 
 MODEL = "qwen2.5-coder-0.5b-instruct"
-KV_BYTES = 256 * 1024 * 1024
-# keys and values of 24 layers x 2 KV heads x 64 dimensions, F16 (flint inspect)
-BYTES_PER_TOKEN = 24 * 2 * 64 * 2 * 2
+MIB = 1024 * 1024
+# keys and values of 24 layers x 2 KV heads x 64 dimensions (flint inspect): F16 is 2 bytes a
+# value, Q8_0 34 bytes per 32 values (an F16 scale and 32 int8), 53% of F16
+F16_BYTES_PER_TOKEN = 24 * 2 * 64 * 2 * 2
+Q8_BYTES_PER_TOKEN = 24 * 2 * (64 // 32 * 34) * 2
 BLOCK = 16
 PROMPT = 16_000
 
@@ -25,12 +30,16 @@ def _gauge(url: str, name: str) -> float:
     return float(m.group(1))
 
 
-def test_16k_prompt_completes_within_the_kv_budget():
-    server = _start_server(MODEL, ["--kv-cache-memory", "256MiB", "--max-model-len", "16384"], "server-long-prompt.log")
+@pytest.mark.parametrize("dtype,kv_mib,bytes_per_token", [("f16", 256, F16_BYTES_PER_TOKEN), ("q8_0", 128, Q8_BYTES_PER_TOKEN)])
+def test_16k_prompt_completes_within_the_kv_budget(dtype, kv_mib, bytes_per_token):
+    assert Q8_BYTES_PER_TOKEN <= 0.55 * F16_BYTES_PER_TOKEN
+    server = _start_server(MODEL, ["--kv-cache-memory", "%dMiB" % kv_mib, "--max-model-len", "16384", "--kv-cache-dtype", dtype],
+                           "server-long-prompt-%s.log" % dtype)
     try:
         url = server.base_url
         total = _gauge(url, "flint:kv_cache_blocks_total")
-        assert total * BLOCK * BYTES_PER_TOKEN <= KV_BYTES
+        assert total * BLOCK * bytes_per_token <= kv_mib * MIB
+        assert total * BLOCK >= PROMPT  # the pool holds the prompt: for q8_0 only at its own size
         rng = random.Random(7)
         prompt = [rng.randrange(1000, 30000) for _ in range(PROMPT)]
         used = []
