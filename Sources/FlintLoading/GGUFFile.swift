@@ -6,12 +6,16 @@ public final class GGUFFile: Sendable {
     public let header: GGUFHeader
     public let mapping: MappedFile
 
-    public init(path: String) throws {
+    /// The file at `path`, with the metadata keys of `overriding` replaced or added (as
+    /// llama.cpp's --override-kv: e.g. a model run with rotary scaling its file does not ask for).
+    public init(path: String, overriding: [String: GGUFValue] = [:]) throws {
         let mapping: MappedFile
         do { mapping = try MappedFile(path: path) } catch { throw GGUFError.io("\(error)") }
         self.path = path
         self.mapping = mapping
-        self.header = try GGUFHeader(bytes: mapping.bytes)
+        var header = try GGUFHeader(bytes: mapping.bytes)
+        header.metadata.merge(overriding) { $1 }
+        self.header = header
     }
 
     public var metadata: [String: GGUFValue] { header.metadata }

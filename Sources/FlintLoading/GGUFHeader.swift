@@ -11,7 +11,7 @@ public struct GGUFHeader: Sendable {
     static let maxArrayCount = 1 << 24
 
     public let version: UInt32
-    public let metadata: [String: GGUFValue]
+    public internal(set) var metadata: [String: GGUFValue]
     /// Keys in file order (for `flint inspect`).
     public let keys: [String]
     public let tensors: [GGUFTensorInfo]

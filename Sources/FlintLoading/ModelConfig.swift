@@ -1,3 +1,6 @@
+import FlintTensor
+import Foundation
+
 /// Hyper-parameters of a decoder-only transformer, read from GGUF metadata
 /// (`<arch>.*` keys) and checked for consistency before any weight is touched.
 public struct ModelConfig: Sendable, Equatable {
@@ -16,8 +19,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// RoPE base of sliding-window layers (Gemma 3 uses 10 000 there).
     public var ropeBaseLocal: Float
     public var ropeDimensions: Int
-    /// Linear RoPE scaling of full-attention layers (1 = none).
-    public var ropeScale: Float
+    /// Rotary scaling (`rope.scaling.*`: none, linear or YaRN) of full-attention layers;
+    /// sliding-window layers take it without its frequency scale, as llama.cpp does.
+    public var ropeScaling: RotaryScaling
     /// Sliding-window length of local layers (0 = every layer is global).
     public var slidingWindow: Int
     /// Every `slidingWindowPattern`-th layer is global; the others use the window.
@@ -48,9 +52,7 @@ public struct ModelConfig: Sendable, Equatable {
         rmsNormEpsilon = Float(try gguf.optionalFloat(key("attention.layer_norm_rms_epsilon")) ?? 1e-5)
         ropeBase = Float(try gguf.optionalFloat(key("rope.freq_base")) ?? 10_000)
         ropeDimensions = try gguf.optionalInt(key("rope.dimension_count")) ?? headDim
-        let scaling = gguf.metadata[key("rope.scaling.type")]?.stringValue
-        let factor = Float(try gguf.optionalFloat(key("rope.scaling.factor")) ?? 1)
-        ropeScale = (scaling == nil || scaling == "linear") && factor > 0 ? 1 / factor : 1
+        ropeScaling = try Self.ropeScaling(gguf, key: key, contextLength: contextLength)
         if arch == "gemma3" {
             slidingWindow = try gguf.optionalInt(key("attention.sliding_window")) ?? 0
             slidingWindowPattern = try gguf.optionalInt(key("attention.sliding_window_pattern")) ?? 6
@@ -80,6 +82,37 @@ public struct ModelConfig: Sendable, Equatable {
         guard embd.rowLength == hiddenSize else {
             throw GGUFError.wrongTensorShape(name: "token_embd.weight", expected: [hiddenSize, vocabularySize], found: embd.shape)
         }
+    }
+
+    /// The rotary scaling llama.cpp derives from `rope.scaling.*` (llama_model::load_hparams and
+    /// llama_context's constructor): type "linear" (the default when a factor is given), "none"
+    /// or "yarn"; factor 0 or absent means none. YaRN's attention factor is llama.cpp's
+    /// get_mscale(factor) divided by the 1 + 0.1 ln(factor) that ggml's rope multiplies back
+    /// in, times `rope.scaling.attn_factor`, in the same float operations.
+    static func ropeScaling(_ gguf: GGUFFile, key: (String) -> String, contextLength: Int) throws -> RotaryScaling {
+        let type = gguf.metadata[key("rope.scaling.type")]?.stringValue ?? "linear"
+        let factor = Float(try gguf.optionalFloat(key("rope.scaling.factor")) ?? gguf.optionalFloat(key("rope.scale_linear")) ?? 0)
+        guard factor >= 0, factor.isFinite else { throw Failure.invalid("rope.scaling.factor \(factor) is negative") }
+        var scaling = RotaryScaling()
+        scaling.frequencyScale = factor == 0 ? 1 : 1 / factor
+        scaling.originalContextLength = try gguf.optionalInt(key("rope.scaling.original_context_length")) ?? contextLength
+        let attentionFactor = Float(try gguf.optionalFloat(key("rope.scaling.attn_factor")) ?? 1)
+        switch type {
+        case "none":
+            scaling.frequencyScale = 1
+        case "linear":
+            break
+        case "yarn":
+            scaling.extrapolationFactor = 1
+            let f = 1 / scaling.frequencyScale  // llama.cpp's get_mscale and its inverse, fused as compiled
+            let mscale: Float = f <= 1 ? 1 : Float(1).addingProduct(0.1, logf(f))
+            scaling.attentionFactor = mscale * (1 / Float(1).addingProduct(0.1, logf(f)))
+        default:
+            throw Failure.invalid("rope.scaling.type '\(type)' is not supported (none, linear or yarn)")
+        }
+        guard scaling.originalContextLength > 0 else { throw Failure.invalid("rope.scaling.original_context_length is 0") }
+        scaling.attentionFactor *= attentionFactor
+        return scaling
     }
 
     /// Whether layer `i` attends through the sliding window.

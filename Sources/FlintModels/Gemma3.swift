@@ -47,8 +47,8 @@ public final class Gemma3: CausalLM, @unchecked Sendable {
                 down: try w.linear(p + "ffn_down", layer: i, target: .down, rows: d, columns: c.feedForwardSize))
         }
         head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
-        rotaryLocal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBaseLocal, neox: true)
-        rotaryGlobal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBase, neox: true, positionScale: c.ropeScale)
+        rotaryLocal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBaseLocal, neox: true, scaling: c.ropeScaling.unscaled)
+        rotaryGlobal = Rotary(dimensions: c.ropeDimensions, base: c.ropeBase, neox: true, scaling: c.ropeScaling)
         layerAttention = (0..<c.layerCount).map { c.isSlidingWindowLayer($0) ? .slidingWindow(c.slidingWindow) : .full }
         attention = layerAttention.map {
             PagedAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,

@@ -42,7 +42,7 @@ public final class Llama: CausalLM, @unchecked Sendable {
         head = try OutputHead(loader: w, config: c, tiedEmbedding: embd)
         // GGUF stores Llama's Q/K permuted for adjacent-pair rotation; Qwen2 keeps NeoX halves.
         let neox = c.architecture == "qwen2"
-        rotary = Rotary(dimensions: c.ropeDimensions, base: c.ropeBase, neox: neox, positionScale: c.ropeScale)
+        rotary = Rotary(dimensions: c.ropeDimensions, base: c.ropeBase, neox: neox, scaling: c.ropeScaling)
         layerAttention = (0..<c.layerCount).map { c.isSlidingWindowLayer($0) ? .slidingWindow(c.slidingWindow) : .full }
         attention = layerAttention.map {
             PagedAttention(heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,

@@ -15,10 +15,10 @@ final class DecodeAllocationTests: XCTestCase {
     private func check(_ name: String) throws {
         let model = try ModelRegistry.load(try GGUFFile(path: try TestModels.path(name)))
         let blockSize = 16
-        for sequences in [1, 32] {
+        for (type, sequences) in KVCacheType.allCases.flatMap({ t in [1, 32].map { (t, $0) } }) {
             let context = ForwardContext(threads: 2)
             let blocksPerSequence = 4
-            let cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: sequences * blocksPerSequence)
+            let cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: sequences * blocksPerSequence, type: type)
             let tables = (0..<sequences).map { s in (0..<blocksPerSequence).map { Int32(s * blocksPerSequence + $0) } }
             var batch = ForwardBatch()
             func decode(at position: Int) -> Float {
@@ -39,7 +39,7 @@ final class DecodeAllocationTests: XCTestCase {
                 _ = decode(at: p)
                 counts.append(flint_allocation_count())
             }
-            XCTAssertEqual(counts, [0, 0, 0, 0], "\(name), \(sequences) sequences: allocations per decode step")
+            XCTAssertEqual(counts, [0, 0, 0, 0], "\(name), \(type) KV, \(sequences) sequences: allocations per decode step")
         }
     }
 

@@ -14,11 +14,11 @@ public final class SequenceRunner {
     /// Prompt tokens per forward pass, as the engine's prefill pieces.
     private static let piece = 512
 
-    public init(model: any CausalLM, threads: Int, contextTokens: Int) {
+    public init(model: any CausalLM, threads: Int, contextTokens: Int, kvCacheType: KVCacheType = .f16) {
         self.model = model
         context = ForwardContext(threads: threads)
         let blocks = (contextTokens + Self.blockSize - 1) / Self.blockSize
-        cache = KVCache(shape: model.shape, blockSize: Self.blockSize, blockCount: blocks)
+        cache = KVCache(shape: model.shape, blockSize: Self.blockSize, blockCount: blocks, type: kvCacheType)
         blockTable = (0..<blocks).map { Int32($0) }
     }
 

@@ -61,8 +61,8 @@ void flint_store_f16(uint16_t *dst, const float *src, int64_t n);
 /// (scale times int8, ggml's dequantization) and the prompt arithmetic runs on them, so a
 /// row's bits do not depend on its batch, chunk or on being decoded or prefilled; `prompt`
 /// is not used. Keys and values are stored rotated by a Walsh-Hadamard transform, which
-/// queries and outputs undo (attention.c says why). (llama.cpp quantizes Q to Q8_0 for an
-/// integer K·Q and rotates nothing; Flint keeps Q in F16.)
+/// queries and outputs undo (attention.c says why; llama.cpp rotates its quantized caches
+/// too). (llama.cpp quantizes Q to Q8_0 for an integer K·Q; Flint keeps Q in F16.)
 void flint_attention_paged(const float *q, int64_t q_stride, const int32_t *q_pos,
                            int64_t row_begin, int64_t row_end, int32_t prompt,
                            const uint16_t *k_cache, const uint16_t *v_cache, int32_t kv_type,
