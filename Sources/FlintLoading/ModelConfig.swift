@@ -92,7 +92,7 @@ public struct ModelConfig: Sendable, Equatable {
     static func ropeScaling(_ gguf: GGUFFile, key: (String) -> String, contextLength: Int) throws -> RotaryScaling {
         let type = gguf.metadata[key("rope.scaling.type")]?.stringValue ?? "linear"
         let factor = Float(try gguf.optionalFloat(key("rope.scaling.factor")) ?? gguf.optionalFloat(key("rope.scale_linear")) ?? 0)
-        guard factor >= 0, factor.isFinite else { throw Failure.invalid("rope.scaling.factor \(factor) is negative") }
+        guard factor >= 0, factor.isFinite else { throw Failure.invalid("rope.scaling.factor \(factor) must be a finite number ≥ 0") }
         var scaling = RotaryScaling()
         scaling.frequencyScale = factor == 0 ? 1 : 1 / factor
         scaling.originalContextLength = try gguf.optionalInt(key("rope.scaling.original_context_length")) ?? contextLength
