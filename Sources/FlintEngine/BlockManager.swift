@@ -154,7 +154,7 @@ final class BlockManager {
     /// Drops one reference to each block. Blocks are released back to front, so a
     /// sequence's later blocks are evicted before its earlier ones (prefixes are the
     /// likeliest to be shared).
-    func release(_ blocks: [Int32]) {
+    func release<Blocks: BidirectionalCollection<Int32>>(_ blocks: Blocks) {
         for b in blocks.reversed() {
             let i = Int(b)
             precondition(refCounts[i] > 0, "block \(b) released more often than acquired")

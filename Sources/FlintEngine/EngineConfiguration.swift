@@ -36,6 +36,23 @@ public struct EngineConfiguration: Sendable {
     /// limit of 8 left most requests queued (under a third of the limit-32 throughput).
     public var maxLorasPerBatch: Int = EngineConfiguration.defaultMaxLoras
     public static let defaultMaxLoras = 32
+    /// Speculation for requests without a prediction: none, prompt lookup (proposals copied
+    /// from where the latest tokens occurred earlier in the prompt or output), or a draft
+    /// model's greedy continuation (the engine must be given one). Requests with a
+    /// prediction always speculate from it.
+    public var speculation: Speculation = .none
+    /// Most proposed tokens a sequence verifies in one step (vLLM's num_speculative_tokens).
+    public var numSpeculativeTokens: Int = 16
+    /// Weigh each proposal's row against its chance of acceptance and the measured cost of
+    /// rows (SpeculationPlanner); false verifies every proposal up to the limit, which
+    /// tests and comparisons use.
+    public var adaptiveSpeculation = true
+
+    public enum Speculation: String, Sendable, CaseIterable {
+        case none
+        case ngram
+        case draft
+    }
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kvCacheBytes: Int? = nil,
                 maxRunningSequences: Int = 64, maxBatchedTokens: Int = 512, maxWaitingRequests: Int = 256,

@@ -26,4 +26,24 @@ struct EngineMetrics {
         })
 
     func finished(_ reason: FinishReason) { finishedByReason[reason]?.increment() }
+
+    /// Where a speculating sequence's proposals came from.
+    enum Proposer: Int, CaseIterable {
+        case prediction, ngram, draft
+        var label: String { ["prediction", "ngram", "draft"][rawValue] }
+    }
+
+    /// Speculation per proposer, with vLLM's names: tokens proposed and verified, and how
+    /// many of them were accepted.
+    private let proposedTokens = Proposer.allCases.map {
+        Counter(label: "flint:spec_decode_num_draft_tokens_total", dimensions: [("proposer", $0.label)])
+    }
+    private let acceptedTokens = Proposer.allCases.map {
+        Counter(label: "flint:spec_decode_num_accepted_tokens_total", dimensions: [("proposer", $0.label)])
+    }
+
+    func speculated(_ proposer: Proposer, proposed: Int, accepted: Int) {
+        proposedTokens[proposer.rawValue].increment(by: proposed)
+        acceptedTokens[proposer.rawValue].increment(by: accepted)
+    }
 }

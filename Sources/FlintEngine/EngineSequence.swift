@@ -32,7 +32,25 @@ final class EngineSequence {
     /// Engine clock (ns) of the last token, for inter-token latency.
     var lastTokenTime: UInt64 = 0
 
-    init(request: RequestState, index: Int, tokenizer: Tokenizer) {
+    // Speculation (see LLMEngine.speculate).
+    /// Where proposals come from without a model: the request's prediction, or prompt
+    /// lookup when the server enables it; nil when the sequence does not speculate so.
+    var lookup: TokenLookup?
+    /// Tokens proposed to follow `tokens` this step; the first `granted` are verified.
+    var proposals: [Int32] = []
+    var granted = 0
+    /// How likely this step's next ungranted proposal is to be accepted (SpeculationPlanner).
+    var nextProposalWorth = 0.0
+    var acceptance = SpeculationPlanner.Acceptance()
+    /// Proposals come from the engine's draft model (no lookup).
+    let drafts: Bool
+    /// Leading tokens whose keys and values are in the draft model's cache (its blocks are
+    /// this sequence's blocks, in the draft's own pool).
+    var draftComputed = 0
+    /// Most proposals this step (the planner's bound before a draft has proposed any).
+    var proposalLimit = 0
+
+    init(request: RequestState, index: Int, tokenizer: Tokenizer, speculation: EngineConfiguration.Speculation = .none) {
         let r = request.request
         self.request = request
         self.index = index
@@ -41,6 +59,13 @@ final class EngineSequence {
         promptCount = r.prompt.count
         salt = BlockManager.salt(isolationKey: r.cacheIsolationKey, loraSlot: r.loraSlot, adapterGeneration: request.adapterGeneration)
         output = SequenceOutput(r, index: index, tokenizer: tokenizer)
+        if !r.prediction.isEmpty {
+            lookup = TokenLookup(.prediction(r.prediction), promptCount: promptCount)
+        } else if speculation == .ngram {
+            lookup = TokenLookup(.history, promptCount: promptCount)
+        }
+        drafts = r.prediction.isEmpty && speculation == .draft
+        proposals.reserveCapacity(16)
     }
 
     var generatedCount: Int { tokens.count - promptCount }
@@ -65,6 +90,9 @@ final class RequestState {
     var sequences: [EngineSequence] = []
     var unfinished: Int
     var completionTokens = 0
+    /// Proposals from the request's prediction that were accepted, and that were not.
+    var acceptedPredictionTokens = 0
+    var rejectedPredictionTokens = 0
     /// Engine clock (ns) at submit, for time to first token.
     let arrival: UInt64
     var sawFirstToken = false
@@ -81,8 +109,10 @@ final class RequestState {
         unfinished = request.n
     }
 
+    /// Rejected prediction tokens count as completion tokens, as OpenAI bills them.
     var usage: Usage {
-        Usage(promptTokens: request.prompt.count, completionTokens: completionTokens,
-              cachedPromptTokens: sequences.first?.cachedPromptTokens ?? 0)
+        Usage(promptTokens: request.prompt.count, completionTokens: completionTokens + rejectedPredictionTokens,
+              cachedPromptTokens: sequences.first?.cachedPromptTokens ?? 0,
+              acceptedPredictionTokens: acceptedPredictionTokens, rejectedPredictionTokens: rejectedPredictionTokens)
     }
 }

@@ -31,12 +31,17 @@ public struct GenerationRequest: Sendable {
     /// When set, the grammar is lazy: the output is free until the trigger shows, and from
     /// the match on it must follow the grammar.
     public var grammarTrigger: GrammarTrigger?
+    /// The output's expected tokens (OpenAI's predicted outputs): the engine proposes them
+    /// where the output follows them and verifies the proposals in the forward pass, so
+    /// the output is what it would be without them, only sooner.
+    public var prediction: [Int32]
 
     public init(prompt: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int = 16,
                 stop: [String] = [], stopTokenIDs: Set<Int32> = [], ignoreEOS: Bool = false, n: Int = 1,
                 logprobs: Int? = nil, cacheIsolationKey: String? = nil, promptCacheMaxLength: Int? = nil,
                 skipSpecialTokens: Bool = true, loraSlot: Int32 = 0, grammar: Grammar? = nil,
-                grammarTrigger: GrammarTrigger? = nil) {
+                grammarTrigger: GrammarTrigger? = nil, prediction: [Int32] = []) {
+        self.prediction = prediction
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -72,12 +77,19 @@ public struct Usage: Sendable, Equatable {
     public var completionTokens: Int
     /// Prompt tokens whose keys and values came from the prefix cache.
     public var cachedPromptTokens: Int
+    /// Tokens of the request's prediction that the output took, and that it did not (the
+    /// latter included in `completionTokens`).
+    public var acceptedPredictionTokens: Int
+    public var rejectedPredictionTokens: Int
     public var totalTokens: Int { promptTokens + completionTokens }
 
-    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int) {
+    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int, acceptedPredictionTokens: Int = 0,
+                rejectedPredictionTokens: Int = 0) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.cachedPromptTokens = cachedPromptTokens
+        self.acceptedPredictionTokens = acceptedPredictionTokens
+        self.rejectedPredictionTokens = rejectedPredictionTokens
     }
 }
 
@@ -93,6 +105,14 @@ public struct EngineEvent: Sendable {
     public var logprobs: [TokenLogprob]
     public var finishReason: FinishReason?
     public var usage: Usage?
+
+    /// Adds the next token's event of the same completion (a step that accepted proposals).
+    mutating func append(_ next: EngineEvent) {
+        tokenIDs += next.tokenIDs
+        text += next.text
+        logprobs += next.logprobs
+        finishReason = next.finishReason
+    }
 }
 
 /// Why the engine refused a request at submit.

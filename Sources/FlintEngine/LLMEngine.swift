@@ -21,6 +21,9 @@ public struct EngineStats: Sendable, Equatable {
     public var generatedTokensPerSlot: [Int32: Int] = [:]
     /// Slots with an adapter installed.
     public var installedAdapters = 0
+    /// Proposed tokens verified since the engine started, and how many were accepted.
+    public var speculativeTokens = 0
+    public var acceptedSpeculativeTokens = 0
 }
 
 /// The continuous-batching engine: requests come in through `submit`, and a step loop on
@@ -38,6 +41,11 @@ public final class LLMEngine: @unchecked Sendable {
     public let blockCount: Int
 
     private let executor: any ModelExecutor
+    /// The draft model's runner (its own KV pool, addressed by the same block ids), when
+    /// the engine speculates with one.
+    private let draft: ModelRunner?
+    /// What sequences without a prediction speculate with (`.draft` only with a draft model).
+    private let speculation: EngineConfiguration.Speculation
     /// The model's configuration when the executor is a `ModelRunner`, to check adapters.
     private let modelConfig: ModelConfig?
     private let scheduler: Scheduler
@@ -50,6 +58,7 @@ public final class LLMEngine: @unchecked Sendable {
     private var inbox: [RequestState] = []
     private var cancellations: [Int] = []
     private var published = EngineStats()
+    private var publishedStepCost = StepCost.linear(base: 1, perRow: 0)
     private var nextRequestID = 0
     private var acceptsWork = true
     private var drainDeadline: UInt64?
@@ -68,16 +77,31 @@ public final class LLMEngine: @unchecked Sendable {
     private var steps = 0
     private var adapterGenerations: [Int32: UInt64] = [:]
     private var tokensPerSlot: [Int32: Int] = [:]
+    /// Measured at warm-up (`calibrate`).
+    private var planner: SpeculationPlanner
+    /// This step's sequences with proposals (scratch, kept between steps).
+    private var candidates: [EngineSequence] = []
+    /// The draft model's pass, and the sequences it still proposes for (scratch).
+    private var draftBatch = ForwardBatch()
+    private var drafting: [EngineSequence] = []
+    private var speculativeTokens = 0
+    private var acceptedSpeculativeTokens = 0
 
-    /// An engine over `model` with a KV pool of `configuration.kvCacheBytes`.
-    public convenience init(model: any CausalLM, tokenizer: Tokenizer, configuration: EngineConfiguration = .init()) {
-        let bytesPerBlock = KVCache.bytesPerToken(config: model.shape, type: configuration.kvCacheType) * configuration.blockSize
+    /// An engine over `model` with a KV pool of `configuration.kvCacheBytes`, shared with
+    /// `draft`'s cache when there is a draft model (same vocabulary: LoadedModel.draftMismatch).
+    public convenience init(model: any CausalLM, tokenizer: Tokenizer, configuration: EngineConfiguration = .init(),
+                            draft draftModel: (any CausalLM)? = nil) {
+        let type = configuration.kvCacheType
+        let perToken = KVCache.bytesPerToken(config: model.shape, type: type) + (draftModel.map { KVCache.bytesPerToken(config: $0.shape, type: type) } ?? 0)
         let bytes = configuration.kvCacheBytes ?? EngineConfiguration.defaultKVCacheBytes
-        let blockCount = max(1, bytes / bytesPerBlock)
+        let blockCount = max(1, bytes / (perToken * configuration.blockSize))
         let runner = ModelRunner(model: model, blockSize: configuration.blockSize, blockCount: blockCount,
-                                 threads: configuration.threads, kvCacheType: configuration.kvCacheType)
+                                 threads: configuration.threads, kvCacheType: type)
+        let draftRunner = draftModel.map {
+            ModelRunner(model: $0, blockSize: configuration.blockSize, blockCount: blockCount, kvCacheType: type, context: runner.context)
+        }
         self.init(executor: runner, tokenizer: tokenizer, blockCount: blockCount,
-                  contextLength: model.config.contextLength, configuration: configuration)
+                  contextLength: model.config.contextLength, configuration: configuration, draft: draftRunner)
     }
 
     /// Context length at which a token's attention (QK and PV over that many keys) takes as
@@ -97,8 +121,11 @@ public final class LLMEngine: @unchecked Sendable {
     /// An engine over any executor (tests use a fake one); `blockCount` blocks of
     /// `configuration.blockSize` tokens must match the executor's KV pool.
     public init(executor: any ModelExecutor, tokenizer: Tokenizer, blockCount: Int, contextLength: Int,
-                configuration: EngineConfiguration) {
+                configuration: EngineConfiguration, draft: ModelRunner? = nil) {
+        precondition(draft == nil || draft!.vocabularySize == executor.vocabularySize, "a draft model must share the vocabulary")
         self.executor = executor
+        self.draft = draft
+        speculation = configuration.speculation == .draft && draft == nil ? .none : configuration.speculation
         modelConfig = (executor as? ModelRunner)?.model.config
         self.tokenizer = tokenizer
         self.configuration = configuration
@@ -111,6 +138,8 @@ public final class LLMEngine: @unchecked Sendable {
                               maxBatchedTokens: configuration.maxBatchedTokens,
                               piece: configuration.promptPieceTokens, maxLoRAs: configuration.maxLorasPerBatch,
                               attentionBreakEven: Self.attentionBreakEven(modelConfig))
+        planner = SpeculationPlanner(cost: .linear(base: 1, perRow: 0), draftCost: draft.map { _ in .linear(base: 1, perRow: 0) },
+                                     attentionBreakEven: Self.attentionBreakEven(modelConfig), adaptive: configuration.adaptiveSpeculation)
         published.totalBlocks = blockCount
         metrics.blocksTotal.record(blockCount)
         let thread = Thread { [self] in loop() }
@@ -301,12 +330,46 @@ public final class LLMEngine: @unchecked Sendable {
         batch.removeAll()
         batch.append(tokens: [0], startPosition: 0, blockTable: [0], blockSize: configuration.blockSize)
         _ = executor.execute(batch)
+        // A stand-in executor's timings mean nothing: it keeps the nominal cost, rows for free.
+        if executor is ModelRunner { calibrate() }
+    }
+
+    /// Times the target's (and the draft's) passes for the speculation planner: what a
+    /// verified proposal's row costs is this machine's and this model's, and changes by an
+    /// order of magnitude between them.
+    private func calibrate() {
+        planner = SpeculationPlanner(cost: measure(executor), draftCost: draft.map(measure),
+                                     attentionBreakEven: planner.attentionBreakEven, adaptive: planner.adaptive)
+    }
+
+    /// Passes of 1 to 32 decode rows, the best of two each. All rows write block 0's first slot.
+    private func measure(_ runner: any ModelExecutor) -> StepCost {
+        var points: [(rows: Int, seconds: Double)] = []
+        for rows in StepCost.measuredRows where rows <= configuration.maxBatchedTokens {
+            batch.removeAll()
+            for _ in 0..<rows { batch.append(tokens: [0], startPosition: 0, blockTable: [0], blockSize: configuration.blockSize) }
+            var best = Double.infinity
+            for _ in 0..<2 {
+                let started = Self.now()
+                _ = runner.execute(batch)
+                best = min(best, Double(Self.now() - started) / 1e9)
+            }
+            points.append((rows, best))
+        }
+        return StepCost(points)
+    }
+
+    /// The measured cost of passes by rows (after warm-up).
+    public var stepCost: StepCost {
+        condition.lock()
+        defer { condition.unlock() }
+        return publishedStepCost
     }
 
     private func start(_ r: RequestState) {
         active[r.id] = r
         for i in 0..<r.request.n {
-            let seq = EngineSequence(request: r, index: i, tokenizer: tokenizer)
+            let seq = EngineSequence(request: r, index: i, tokenizer: tokenizer, speculation: speculation)
             if i > 0 { seq.waitsFor = r.sequences[0] }
             r.sequences.append(seq)
             scheduler.add(seq)
@@ -341,11 +404,26 @@ public final class LLMEngine: @unchecked Sendable {
             if scheduler.running.isEmpty, let head = scheduler.waiting.first { end(head.request, .error) }
             return false
         }
+        speculate()
         let bs = configuration.blockSize
         batch.removeAll()
         for c in chunks {
+            let s = c.sequence
+            if s.granted > 0 {
+                // The last token and each proposal as a decode row of its own, so that each
+                // row's logits are bit for bit what decoding that token would give: an
+                // accepted token is the one decoding would have sampled.
+                let slot = s.request.request.loraSlot
+                batch.append(tokens: s.tokens[s.computed...], startPosition: s.computed, blockTable: s.blockTable, blockSize: bs,
+                             loraSlot: slot)
+                for i in 0..<s.granted {
+                    batch.append(tokens: s.proposals[i...i], startPosition: s.computed + 1 + i, blockTable: s.blockTable, blockSize: bs,
+                                 loraSlot: slot)
+                }
+                continue
+            }
             // One batch entry per piece: each piece rounds as it would in a pass of its own.
-            let s = c.sequence, end = s.computed + c.count
+            let end = s.computed + c.count
             var start = s.computed
             while start < end {
                 let pieceEnd = s.pieceEnd(after: start, piece: scheduler.piece)
@@ -357,19 +435,113 @@ public final class LLMEngine: @unchecked Sendable {
         return true
     }
 
-    /// The next token of every chunk that sampled, its event to the client, and the end of
-    /// the completions that finished.
+    /// Proposes tokens for the step's decodes (the request's prediction, prompt lookup or
+    /// the draft model), lets the planner decide how many of each to verify, and reserves
+    /// their KV slots. Proposals are cut where the request's grammar would reject them, and
+    /// to what `max_tokens` leaves after the token the step samples anyway.
+    private func speculate() {
+        candidates.removeAll(keepingCapacity: true)
+        var rows = 0, sampling = 0, mirrored = 0
+        for c in chunks {
+            rows += c.count
+            if c.samples { sampling += 1 }
+            let s = c.sequence
+            if s.drafts && s.isPrefilling { mirrored += s.computed + c.count - min(s.draftComputed, s.computed) }
+            guard c.samples && c.count == 1 && !s.isPrefilling else { continue }
+            let limit = max(0, min(configuration.numSpeculativeTokens, s.request.request.maxTokens - s.generatedCount - 1))
+            if s.lookup != nil {
+                s.lookup!.propose(after: s.tokens, limit: limit, into: &s.proposals)
+                outputs.trimProposals(s)
+                s.proposalLimit = s.proposals.count
+            } else if s.drafts {
+                s.proposals.removeAll(keepingCapacity: true)
+                s.proposalLimit = limit
+            } else {
+                continue
+            }
+            if s.proposalLimit == 0 { continue }
+            s.nextProposalWorth = s.acceptance.rate
+            candidates.append(s)
+        }
+        if !candidates.isEmpty {
+            planner.plan(candidates, rows: rows, outputs: sampling, rowsLeft: configuration.maxBatchedTokens - rows, mirroredRows: mirrored)
+            for s in candidates where s.granted > 0 {
+                let room = scheduler.reserve(s, tokens: s.computed + 1 + s.granted)
+                s.granted = max(0, min(s.granted, room - s.computed - 1))
+            }
+        }
+        if let draft { runDraft(draft) }
+    }
+
+    /// Runs the draft model: one pass over what each of its sequences in this step has not
+    /// shown it yet (a prompt piece the target runs now, or the tokens a drafting sequence
+    /// took since it last drafted), whose last rows give the first proposals; then a pass
+    /// per further proposal, over the sequences that want one more. A proposal is the
+    /// draft's greedy choice: a point mass, so verification is plain sampling (see
+    /// processOutputs). Prompts are mirrored as they run, so a sequence can draft from its
+    /// first decode on; a decode that does not draft leaves the draft behind until it does.
+    private func runDraft(_ draft: ModelRunner) {
+        let bs = configuration.blockSize
+        draftBatch.removeAll()
+        drafting.removeAll(keepingCapacity: true)
+        for c in chunks where c.sequence.drafts {
+            let s = c.sequence
+            s.draftComputed = min(s.draftComputed, s.computed)
+            let proposes = s.granted > 0 && !s.isPrefilling
+            let end = proposes ? s.tokens.count : s.isPrefilling ? s.computed + c.count : s.draftComputed
+            guard end > s.draftComputed else { continue }
+            draftBatch.append(tokens: s.tokens[s.draftComputed..<end], startPosition: s.draftComputed, blockTable: s.blockTable,
+                              blockSize: bs, wantLogits: proposes)
+            s.draftComputed = end
+            if proposes { drafting.append(s) }
+        }
+        guard draftBatch.tokenCount > 0 else { return }
+        var logits = draft.execute(draftBatch)
+        let vocab = vocabularySize
+        while !drafting.isEmpty {
+            for (i, s) in drafting.enumerated() {
+                s.proposals.append(Sampler.argmax(UnsafeBufferPointer(rebasing: logits[(i * vocab)..<((i + 1) * vocab)])))
+            }
+            drafting.removeAll { $0.proposals.count >= $0.granted }
+            if drafting.isEmpty { break }
+            draftBatch.removeAll()
+            for s in drafting {
+                let j = s.proposals.count
+                draftBatch.append(tokens: s.proposals[(j - 1)...], startPosition: s.computed + j, blockTable: s.blockTable, blockSize: bs)
+                s.draftComputed += 1
+            }
+            logits = draft.execute(draftBatch)
+        }
+        for s in candidates where s.drafts && s.granted > 0 {
+            outputs.trimProposals(s)
+            s.granted = min(s.granted, s.proposals.count)
+        }
+    }
+
+    /// The next token of every chunk that sampled (and of each of its verified proposals
+    /// that matched the token before it), its event to the client, and the end of the
+    /// completions that finished.
     private func processOutputs(_ logits: UnsafeBufferPointer<Float>) {
         let now = Self.now()
         let vocab = vocabularySize
         var row = 0
         for c in chunks where c.samples {
             let s = c.sequence
-            var event = outputs.process(s, logits: UnsafeBufferPointer(rebasing: logits[(row * vocab)..<((row + 1) * vocab)]))
-            row += 1
+            func rowLogits(_ i: Int) -> UnsafeBufferPointer<Float> { UnsafeBufferPointer(rebasing: logits[(i * vocab)..<((i + 1) * vocab)]) }
+            var event = outputs.process(s, logits: rowLogits(row))
+            let k = s.granted
+            var accepted = 0
+            // Row i's logits follow proposal i - 1, so they are the next token's only while
+            // every token sampled so far matched its proposal.
+            while accepted < k && event.finishReason == nil && s.tokens.last == s.proposals[accepted] {
+                accepted += 1
+                event.append(outputs.process(s, logits: rowLogits(row + accepted)))
+            }
+            row += k + 1
             let r = s.request
-            r.completionTokens += 1
-            metrics.generatedTokens.increment()
+            if k > 0 { verified(s, accepted: accepted) }
+            r.completionTokens += event.tokenIDs.count
+            metrics.generatedTokens.increment(by: event.tokenIDs.count)
             if !r.sawFirstToken {
                 r.sawFirstToken = true
                 metrics.timeToFirstToken.recordNanoseconds(Int64(now - r.arrival))
@@ -391,6 +563,28 @@ public final class LLMEngine: @unchecked Sendable {
             }
             r.continuation.yield(event)
         }
+    }
+
+    /// Books the outcome of `s`'s verified proposals: accepted ones are in the KV cache (and
+    /// their full blocks in the prefix cache); the slots of rejected ones are given back.
+    private func verified(_ s: EngineSequence, accepted: Int) {
+        let k = s.granted
+        // A proposal matching the token that ended the completion was taken too.
+        let taken = accepted < k && s.tokens.last == s.proposals[accepted] ? accepted + 1 : accepted
+        scheduler.advance(s, by: accepted)
+        s.acceptance.record(accepted: taken, of: k)
+        s.granted = 0
+        speculativeTokens += k
+        acceptedSpeculativeTokens += taken
+        let source: EngineMetrics.Proposer
+        if case .prediction = s.lookup?.reference {
+            source = .prediction
+            s.request.acceptedPredictionTokens += taken
+            s.request.rejectedPredictionTokens += k - taken
+        } else {
+            source = s.drafts ? .draft : .ngram
+        }
+        metrics.speculated(source, proposed: k, accepted: taken)
     }
 
     /// Ends every unfinished completion of `r` with `reason` (cancellation, shutdown, failure).
@@ -428,11 +622,14 @@ public final class LLMEngine: @unchecked Sendable {
         s.steps = steps
         s.generatedTokensPerSlot = tokensPerSlot
         s.installedAdapters = adapterGenerations.count
+        s.speculativeTokens = speculativeTokens
+        s.acceptedSpeculativeTokens = acceptedSpeculativeTokens
         metrics.running.record(s.runningSequences)
         metrics.blocksUsed.record(s.usedBlocks)
         metrics.blocksCached.record(s.cachedBlocks)
         condition.lock()
         published = s
+        publishedStepCost = planner.cost
         metrics.waiting.record(s.waitingSequences + inbox.count)
         condition.unlock()
     }

@@ -43,6 +43,23 @@ public final class LoadedModel: Sendable {
         }
     }
 
+    /// Why `draft` cannot propose tokens for this model, or nil when it can: proposals are
+    /// token ids, so the two must have the same vocabulary, token for token, and the same
+    /// end-of-generation tokens.
+    public func draftMismatch(_ draft: LoadedModel) -> String? {
+        let a = tokenizer, b = draft.tokenizer
+        guard a.vocabularySize == b.vocabularySize, model.config.vocabularySize == draft.model.config.vocabularySize else {
+            return "its vocabulary has \(b.vocabularySize) tokens (\(draft.model.config.vocabularySize) logits), the model's \(a.vocabularySize) (\(model.config.vocabularySize))"
+        }
+        if let id = (0..<Int32(a.vocabularySize)).first(where: { a.tokenBytes($0) != b.tokenBytes($0) || a.tokenType($0) != b.tokenType($0) }) {
+            return "token \(id) is \(String(decoding: b.tokenBytes(id), as: UTF8.self).debugDescription) in it but \(String(decoding: a.tokenBytes(id), as: UTF8.self).debugDescription) in the model"
+        }
+        guard a.endOfGenerationIDs == b.endOfGenerationIDs, a.bosID == b.bosID else {
+            return "its special tokens (beginning and end of generation) differ from the model's"
+        }
+        return nil
+    }
+
     /// KV cache bytes per token of context (keys and values of every layer) stored as `type`,
     /// to size an engine's pool for a known context (`EngineConfiguration.kvCacheBytes`).
     public func kvBytesPerToken(_ type: KVCacheType) -> Int { KVCache.bytesPerToken(config: model.shape, type: type) }

@@ -13,10 +13,17 @@ public final class ModelRunner: ModelExecutor {
     public let cache: KVCache
     public let context: ForwardContext
 
-    public init(model: any CausalLM, blockSize: Int, blockCount: Int, threads: Int, kvCacheType: KVCacheType = .f16) {
+    public convenience init(model: any CausalLM, blockSize: Int, blockCount: Int, threads: Int, kvCacheType: KVCacheType = .f16) {
+        self.init(model: model, blockSize: blockSize, blockCount: blockCount, kvCacheType: kvCacheType, context: ForwardContext(threads: threads))
+    }
+
+    /// A runner sharing `context` (its threads and scratch) with another that never runs at
+    /// the same time: a draft model beside its target, whose pool's threads would otherwise
+    /// spin against the target's.
+    public init(model: any CausalLM, blockSize: Int, blockCount: Int, kvCacheType: KVCacheType, context: ForwardContext) {
         self.model = model
         cache = KVCache(shape: model.shape, blockSize: blockSize, blockCount: blockCount, type: kvCacheType)
-        context = ForwardContext(threads: threads)
+        self.context = context
     }
 
     public var vocabularySize: Int { model.config.vocabularySize }

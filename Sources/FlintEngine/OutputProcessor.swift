@@ -105,6 +105,30 @@ final class OutputProcessor {
                            finishReason: reason, usage: nil)
     }
 
+    /// Cuts `s.proposals` where no verification could get past them: at a token the active
+    /// grammar rejects, and after one that ends the completion (an end of generation, a
+    /// stop token, or the token that completes the grammar).
+    func trimProposals(_ s: EngineSequence) {
+        let req = s.request.request
+        var grammar = s.output.grammarActive ? s.output.grammar : nil
+        for (i, token) in s.proposals.enumerated() {
+            var keep = -1
+            if (!req.ignoreEOS && endOfGeneration.contains(token)) || req.stopTokenIDs.contains(token) {
+                keep = i + 1
+            } else if grammar != nil {
+                if !grammar!.acceptToken(token, in: trie) {
+                    keep = i
+                } else if !grammar!.canContinue {
+                    keep = i + 1
+                }
+            }
+            if keep >= 0 {
+                s.proposals.removeLast(s.proposals.count - keep)
+                return
+            }
+        }
+    }
+
     /// Looks for a lazy grammar's trigger in the output so far; once found, the output from
     /// there must follow the grammar. Output the grammar rejects leaves the request
     /// unconstrained. Returns whether the grammar is already complete.

@@ -23,6 +23,7 @@ extension GenerationRequest {
             try Self.check(promptCacheMaxLength >= 0, "prompt_cache_max_len", "must be at least 0, got \(promptCacheMaxLength)")
         }
         try Self.check(grammarTrigger == nil || grammar != nil, "grammar_trigger", "needs a grammar")
+        try Self.check(!prediction.contains { $0 < 0 || Int($0) >= vocabularySize }, "prediction", "holds a token id outside the vocabulary")
         try sampling.validate(vocabularySize: vocabularySize)
     }
 

@@ -240,18 +240,40 @@ final class Scheduler {
     /// Records that the chunks ran: their keys and values are now in the cache, and newly
     /// filled blocks become available to the prefix cache.
     func didRun(_ chunks: [ScheduledChunk]) {
+        for chunk in chunks { computed(chunk.sequence, count: chunk.count) }
+    }
+
+    /// `count` more tokens of `seq` have keys and values in the cache.
+    private func computed(_ seq: EngineSequence, count: Int) {
         let bs = blocks.blockSize
-        for chunk in chunks {
-            let seq = chunk.sequence
-            seq.computed += chunk.count
-            while (seq.registeredBlocks + 1) * bs <= seq.computed {
-                let b = seq.registeredBlocks
-                let range = (b * bs)..<((b + 1) * bs)
-                let parent = b == 0 ? seq.salt : seq.blockHashes[b - 1]
-                if seq.blockHashes.count == b { seq.blockHashes.append(BlockManager.chainHash(parent: parent, tokens: seq.tokens[range])) }
-                blocks.register(seq.blockTable[b], hash: seq.blockHashes[b], parent: parent, tokens: seq.tokens[range])
-                seq.registeredBlocks += 1
-            }
+        seq.computed += count
+        while (seq.registeredBlocks + 1) * bs <= seq.computed {
+            let b = seq.registeredBlocks
+            let range = (b * bs)..<((b + 1) * bs)
+            let parent = b == 0 ? seq.salt : seq.blockHashes[b - 1]
+            if seq.blockHashes.count == b { seq.blockHashes.append(BlockManager.chainHash(parent: parent, tokens: seq.tokens[range])) }
+            blocks.register(seq.blockTable[b], hash: seq.blockHashes[b], parent: parent, tokens: seq.tokens[range])
+            seq.registeredBlocks += 1
+        }
+    }
+
+    /// Extends `seq`'s blocks to hold `n` tokens if that many blocks are free, never
+    /// preempting (speculative rows are worth less than a running sequence); returns how
+    /// many tokens its blocks hold.
+    func reserve(_ seq: EngineSequence, tokens n: Int) -> Int {
+        _ = grow(seq, toTokens: n)
+        return seq.blockTable.count * blocks.blockSize
+    }
+
+    /// After a verification step (whose first row `didRun` counted): `accepted` proposals
+    /// are now context too, so their filled blocks join the prefix cache; blocks reserved
+    /// only for rejected proposals go back, their slots never read.
+    func advance(_ seq: EngineSequence, by accepted: Int) {
+        computed(seq, count: accepted)
+        let needed = blocks.blocksNeeded(forTokens: seq.tokens.count)
+        if seq.blockTable.count > needed {
+            blocks.release(seq.blockTable[needed...])
+            seq.blockTable.removeLast(seq.blockTable.count - needed)
         }
     }
 

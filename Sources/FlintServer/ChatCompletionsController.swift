@@ -69,7 +69,7 @@ struct ChatCompletionsController<Engine: InferenceEngine>: Sendable {
             throw APIError.invalid("The chat template could not render these messages: \(error)", param: "messages")
         }
         var generation = try options.request(prompt: prompt, maxModelLength: engine.maxModelLength,
-                                             logprobs: wantLogprobs ? (top ?? 0) : nil, promptParam: "messages")
+                                             logprobs: wantLogprobs ? (top ?? 0) : nil, promptParam: "messages", tokenizer: engine.tokenizer)
         generation.loraSlot = adapter?.slot ?? 0
         if let constraint = try tools.constraint(syntax: syntax, tokenizer: engine.tokenizer) {
             generation.grammar = constraint.grammar

@@ -75,7 +75,8 @@ struct CompletionsController<Engine: InferenceEngine>: Sendable {
         let prompts = try prompts(f)
         var streams: [AsyncThrowingStream<EngineEvent, Error>] = []
         for p in prompts {
-            var r = try options.request(prompt: p.tokens, maxModelLength: engine.maxModelLength, logprobs: logprobs, promptParam: "prompt")
+            var r = try options.request(prompt: p.tokens, maxModelLength: engine.maxModelLength, logprobs: logprobs, promptParam: "prompt",
+                                        tokenizer: engine.tokenizer)
             r.loraSlot = adapter?.slot ?? 0
             streams.append(try engine.submit(r, promptParam: "prompt"))
         }

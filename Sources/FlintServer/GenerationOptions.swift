@@ -1,6 +1,7 @@
 import FlintEngine
 import FlintGrammar
 import FlintJinja
+import FlintTokenizers
 
 /// The parameters chat and text completions share, read and validated from a request
 /// body (OpenAI's names and ranges, plus the platform's extensions).
@@ -17,6 +18,8 @@ struct GenerationOptions {
     var stream = false
     var includeUsage = false
     var grammar: Grammar?
+    /// The predicted output's text (`prediction`).
+    var prediction: String?
 
     /// Reads each parameter's type; the ranges are checked once, by the engine at submit
     /// (GenerationRequest.validate), and come back as a 400 naming the parameter.
@@ -60,6 +63,7 @@ struct GenerationOptions {
         promptCacheMaxLength = try f.int("prompt_cache_max_len")
         returnTokenIDs = try f.bool("return_token_ids") ?? false
         grammar = try Self.grammar(f)
+        prediction = try Self.prediction(f)
         stream = try f.bool("stream") ?? false
         if let options = try f.object("stream_options") {
             guard stream else { throw APIError.invalid("'stream_options' is only allowed when 'stream' is true", param: "stream_options") }
@@ -96,9 +100,39 @@ struct GenerationOptions {
         }
     }
 
+    /// Most UTF-8 bytes of a prediction: a few times the longest output of any catalog model.
+    static let maxPredictionBytes = 1 << 20
+
+    /// `prediction`: `{"type": "content", "content": string or [{"type": "text", "text": string}]}`
+    /// (OpenAI's predicted outputs); the parts' texts are joined.
+    static func prediction(_ f: RequestFields) throws(APIError) -> String? {
+        guard let p = try f.object("prediction") else { return nil }
+        let shape = "'prediction' must be {\"type\": \"content\", \"content\": a string or a list of {\"type\": \"text\", \"text\": string} parts}"
+        guard p["type"]?.stringValue == "content" else { throw APIError.invalid(shape, param: "prediction") }
+        var text: String
+        switch p["content"] {
+        case .string(let s)?: text = s
+        case .array(let parts)?:
+            text = ""
+            for part in parts {
+                guard case .object(let o) = part, o["type"]?.stringValue == "text", case .string(let t)? = o["text"] else {
+                    throw APIError.invalid(shape, param: "prediction")
+                }
+                text += t
+            }
+        default: throw APIError.invalid(shape, param: "prediction")
+        }
+        guard text.utf8.count <= maxPredictionBytes else {
+            throw APIError.invalid("'prediction' is longer than \(maxPredictionBytes) bytes", param: "prediction")
+        }
+        return text
+    }
+
     /// The engine request for one prompt: max_tokens defaults to what the context leaves,
     /// and a prompt that does not fit is a 400 (or, with "truncate", fewer new tokens).
-    func request(prompt: [Int32], maxModelLength: Int, logprobs: Int?, promptParam: String) throws(APIError) -> GenerationRequest {
+    /// The prediction is tokenized as plain text, as the output it stands for would be.
+    func request(prompt: [Int32], maxModelLength: Int, logprobs: Int?, promptParam: String,
+                 tokenizer: Tokenizer) throws(APIError) -> GenerationRequest {
         guard !prompt.isEmpty else { throw APIError.invalid("The prompt is empty", param: promptParam) }
         let room = maxModelLength - prompt.count
         guard room >= 1 else {
@@ -115,6 +149,7 @@ struct GenerationOptions {
         }
         return GenerationRequest(prompt: prompt, sampling: sampling, maxTokens: maxTokens, stop: stop, ignoreEOS: ignoreEOS,
                                  n: n, logprobs: logprobs, cacheIsolationKey: cacheIsolationKey,
-                                 promptCacheMaxLength: promptCacheMaxLength, grammar: grammar)
+                                 promptCacheMaxLength: promptCacheMaxLength, grammar: grammar,
+                                 prediction: prediction.map { tokenizer.encode($0, addSpecial: false, parseSpecial: false) } ?? [])
     }
 }

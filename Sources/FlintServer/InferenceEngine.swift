@@ -32,13 +32,14 @@ public final class LocalInferenceEngine: InferenceEngine {
     public let model: LoadedModel
     public let engine: LLMEngine
 
-    /// `adapterStore`: where and how many LoRA adapters this model serves (nil: none).
+    /// `adapterStore`: where and how many LoRA adapters this model serves (nil: none);
+    /// `draft`: a model with the same vocabulary that proposes tokens for speculative decoding.
     public init(name: String, model: LoadedModel, configuration: EngineConfiguration,
-                adapterStore: AdapterStoreConfiguration? = nil) throws {
+                adapterStore: AdapterStoreConfiguration? = nil, draft: LoadedModel? = nil) throws {
         modelName = name
         created = Int(Date().timeIntervalSince1970)
         self.model = model
-        engine = LLMEngine(model: model.model, tokenizer: model.tokenizer, configuration: configuration)
+        engine = LLMEngine(model: model.model, tokenizer: model.tokenizer, configuration: configuration, draft: draft?.model)
         let host = EngineLoRAHost(engine: engine, model: model)
         adapterHost = host
         adapters = try adapterStore.map {

@@ -20,16 +20,25 @@ struct Nullable<Wrapped: Encodable>: Encodable {
 
 struct UsageBody: Encodable {
     struct Details: Encodable { let cached_tokens: Int }
+    /// OpenAI's breakdown; rejected prediction tokens are part of `completion_tokens`.
+    struct CompletionDetails: Encodable {
+        let accepted_prediction_tokens: Int
+        let rejected_prediction_tokens: Int
+        let reasoning_tokens: Int
+    }
     let prompt_tokens: Int
     let completion_tokens: Int
     let total_tokens: Int
     let prompt_tokens_details: Details
+    let completion_tokens_details: CompletionDetails
 
     init(_ u: Usage) {
         prompt_tokens = u.promptTokens
         completion_tokens = u.completionTokens
         total_tokens = u.totalTokens
         prompt_tokens_details = Details(cached_tokens: u.cachedPromptTokens)
+        completion_tokens_details = CompletionDetails(accepted_prediction_tokens: u.acceptedPredictionTokens,
+                                                      rejected_prediction_tokens: u.rejectedPredictionTokens, reasoning_tokens: 0)
     }
 }
 
@@ -37,7 +46,9 @@ extension Usage {
     /// The usage of several prompts' requests together (one completions response).
     static func + (a: Usage, b: Usage) -> Usage {
         Usage(promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens,
-              cachedPromptTokens: a.cachedPromptTokens + b.cachedPromptTokens)
+              cachedPromptTokens: a.cachedPromptTokens + b.cachedPromptTokens,
+              acceptedPredictionTokens: a.acceptedPredictionTokens + b.acceptedPredictionTokens,
+              rejectedPredictionTokens: a.rejectedPredictionTokens + b.rejectedPredictionTokens)
     }
 }
 

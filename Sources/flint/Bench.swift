@@ -264,7 +264,8 @@ struct Bench: AsyncParsableCommand {
         try engineOptions.kvCache.check(loaded)
         var config = engineOptions.configuration(threads: options.threads)
         config.maxWaitingRequests = max(config.maxWaitingRequests, concurrency)
-        let llm = LLMEngine(model: loaded.model, tokenizer: loaded.tokenizer, configuration: config)
+        let llm = LLMEngine(model: loaded.model, tokenizer: loaded.tokenizer, configuration: config,
+                            draft: try engineOptions.loadDraft(for: loaded)?.model)
         defer { llm.shutdown(gracePeriod: 0) }
         try engineOptions.checkMaxModelLength(engine: llm, contextLength: loaded.model.config.contextLength)
         var adapterBytes = 0
@@ -287,13 +288,17 @@ struct Bench: AsyncParsableCommand {
                                       maxTokens: maxTokens, sharedPrefixTokens: sharedPrefixTokens, adapters: adapters)
         let r = try await EngineBenchmark.run(workload, on: llm)
         let p = EngineBenchmarkResult.percentile
+        let stats = llm.stats
+        let acceptance = stats.speculativeTokens == 0 ? 0 : Double(stats.acceptedSpeculativeTokens) / Double(stats.speculativeTokens)
         if json {
             func f(_ x: Double) -> String { String(format: "%.6f", x) }
             print("{\"isa\":\"\(KernelPath.current)\",\"requests\":\(r.requests),\"concurrency\":\(r.concurrency),\"output_tok_s\":\(String(format: "%.3f", r.outputTokensPerSecond)),"
                   + "\"ttft_p50\":\(f(p(r.ttft, 50))),\"ttft_p99\":\(f(p(r.ttft, 99))),"
                   + "\"itl_p50\":\(f(p(r.interTokenLatencies, 50))),\"itl_p99\":\(f(p(r.interTokenLatencies, 99))),"
                   + "\"cached_prompt_tokens\":\(r.cachedPromptTokens),\"adapters\":\(adapters),\"lora_rank\":\(loraRank),"
-                  + "\"max_loras\":\(config.maxLorasPerBatch),\"adapter_bytes\":\(adapterBytes)}")
+                  + "\"max_loras\":\(config.maxLorasPerBatch),\"adapter_bytes\":\(adapterBytes),"
+                  + "\"speculation\":\"\(config.speculation.rawValue)\",\"spec_proposed_tokens\":\(stats.speculativeTokens),"
+                  + "\"spec_accepted_tokens\":\(stats.acceptedSpeculativeTokens),\"spec_acceptance\":\(f(acceptance))}")
             return
         }
         print("model: \(options.model), threads: \(options.threads), kernels: \(KernelPath.current), KV pool: \(llm.blockCount) blocks of \(config.blockSize) tokens")
@@ -307,6 +312,8 @@ struct Bench: AsyncParsableCommand {
                          rest.reduce(0, +) / Double(rest.count) * 1e3))
         }
         print("cached prompt tokens: \(r.cachedPromptTokens)")
+        print(String(format: "speculation (%@): %d proposed tokens verified, %d accepted (%.1f%%)", config.speculation.rawValue,
+                     stats.speculativeTokens, stats.acceptedSpeculativeTokens, acceptance * 100))
         if adapters > 0 {
             let mb = String(format: "%.2f", Double(adapterBytes) / Double(adapters) / 1e6)
             print("adapters: \(adapters) of rank \(loraRank) (\(loraFormat), \(mb) MB each), at most \(config.maxLorasPerBatch) per batch")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FlintEngine
+import FlintLoading
 import FlintModels
 
 /// `--max-model-len`, for every command that runs requests (serve, bench, chat, generate).
@@ -39,6 +40,7 @@ struct KVCacheTypeOption: ParsableArguments {
 }
 
 extension KVCacheType: ExpressibleByArgument {}
+extension EngineConfiguration.Speculation: ExpressibleByArgument {}
 
 /// Engine limits shared by `serve` and `bench --engine`.
 struct EngineOptions: ParsableArguments {
@@ -62,11 +64,27 @@ struct EngineOptions: ParsableArguments {
 
     @OptionGroup var kvCache: KVCacheTypeOption
 
+    @Option(name: .customLong("speculative"),
+            help: "Speculative decoding for requests without a prediction: none, ngram (prompt lookup) or draft (implied by --draft-model). Requests with a prediction always use it.")
+    var speculation: EngineConfiguration.Speculation?
+
+    @Option(name: .customLong("draft-model"),
+            help: "A smaller model with the same vocabulary that proposes tokens for the model to verify (catalog name or .gguf path).")
+    var draftModel: String?
+
+    @Option(name: .customLong("num-speculative-tokens"), help: "Most proposed tokens a sequence verifies per step.")
+    var numSpeculativeTokens = 16
+
     func validate() throws {
         guard (1...4096).contains(maxRunningSequences) else { throw ValidationError("--max-num-seqs must be in 1...4096") }
         guard (1...65536).contains(maxBatchedTokens) else { throw ValidationError("--max-num-batched-tokens must be in 1...65536") }
         guard (1...65535).contains(maxLoras) else { throw ValidationError("--max-loras must be in 1...65535") }
         guard maxQueue >= 1 else { throw ValidationError("--max-queue must be at least 1") }
+        guard (1...64).contains(numSpeculativeTokens) else { throw ValidationError("--num-speculative-tokens must be in 1...64") }
+        if draftModel != nil, let speculation, speculation != .draft {
+            throw ValidationError("--draft-model speculates with the draft model; it cannot be combined with --speculative \(speculation.rawValue)")
+        }
+        if draftModel == nil && speculation == .draft { throw ValidationError("--speculative draft needs --draft-model") }
         if let text = kvCacheMemory {
             guard let bytes = Self.parseBytes(text) else {
                 throw ValidationError("--kv-cache-memory: '\(text)' is not a byte count (e.g. 512M, 2GiB)")
@@ -80,10 +98,26 @@ struct EngineOptions: ParsableArguments {
     }
 
     func configuration(threads: Int) -> EngineConfiguration {
-        EngineConfiguration(threads: threads, kvCacheBytes: kvCacheMemory.flatMap(Self.parseBytes),
-                            maxRunningSequences: maxRunningSequences, maxBatchedTokens: maxBatchedTokens,
-                            maxWaitingRequests: maxQueue, maxModelLength: maxModelLength, maxLorasPerBatch: maxLoras,
-                            kvCacheType: kvCache.type)
+        var c = EngineConfiguration(threads: threads, kvCacheBytes: kvCacheMemory.flatMap(Self.parseBytes),
+                                    maxRunningSequences: maxRunningSequences, maxBatchedTokens: maxBatchedTokens,
+                                    maxWaitingRequests: maxQueue, maxModelLength: maxModelLength, maxLorasPerBatch: maxLoras,
+                                    kvCacheType: kvCache.type)
+        c.speculation = speculation ?? (draftModel == nil ? .none : .draft)
+        c.numSpeculativeTokens = numSpeculativeTokens
+        return c
+    }
+
+    /// The `--draft-model` (pulled on first use), refused unless it shares `target`'s vocabulary.
+    func loadDraft(for target: LoadedModel) throws -> LoadedModel? {
+        guard let draftModel else { return nil }
+        let draft = try LoadedModel(path: try ModelPuller.resolve(draftModel).path)
+        if let reason = target.draftMismatch(draft) {
+            throw ValidationError("--draft-model \(draftModel) cannot draft for this model: \(reason)")
+        }
+        if let reason = kvCache.type.unsupportedReason(draft.model.shape) {
+            throw ValidationError("--kv-cache-dtype \(kvCache.type.rawValue) (draft model): \(reason)")
+        }
+        return draft
     }
 
     /// A `--max-model-len` the engine cannot hold is an error at start-up, not a silent cap.

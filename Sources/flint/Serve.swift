@@ -45,10 +45,12 @@ struct Serve: AsyncParsableCommand {
                                               maxRank: loraOptions.maxRank, slots: loraOptions.slots,
                                               memoryBudget: loraOptions.memoryBytes)
         try engineOptions.kvCache.check(loaded)
+        let draft = try engineOptions.loadDraft(for: loaded)
         let engine: LocalInferenceEngine
         do {
             engine = try LocalInferenceEngine(name: options.servedName, model: loaded,
-                                              configuration: engineOptions.configuration(threads: options.threads), adapterStore: store)
+                                              configuration: engineOptions.configuration(threads: options.threads), adapterStore: store,
+                                              draft: draft)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure

@@ -14,6 +14,9 @@ public final class FakeExecutor: ModelExecutor, @unchecked Sendable {
     private var logits: [Float] = []
     /// Pause per forward pass, to hold requests in the queue.
     public var delay: TimeInterval = 0
+    /// The predicted token's logit (every other token's is 0): at temperature 1 it is drawn
+    /// with probability e^peak / (e^peak + 63).
+    public var peak: Float = 1
     public private(set) var passes = 0
     public private(set) var maxRowsInPass = 0
     /// Every pass's batch entries, as their row counts (a decode is 1, a prompt piece more).
@@ -42,7 +45,7 @@ public final class FakeExecutor: ModelExecutor, @unchecked Sendable {
             let table = Int(batch.blockTableStart[Int(batch.rowSequence[Int(row)])])
             let position = Int(batch.positions[Int(row)])
             let history = (0...position).map { p in slots[Int(batch.blockTables[table + p / blockSize]) * blockSize + p % blockSize] }
-            logits[i * vocabularySize + Int(Self.next(after: history))] = 1
+            logits[i * vocabularySize + Int(Self.next(after: history))] = peak
         }
         return logits.withUnsafeBufferPointer { UnsafeBufferPointer(start: $0.baseAddress, count: $0.count) }
     }
