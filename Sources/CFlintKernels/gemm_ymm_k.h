@@ -179,7 +179,8 @@ FL_INLINE void q6_K_yktile(const int ni, const int tiled, int64_t nb, const yk6_
 }
 
 // ---- entry points: NAME##_ykgemm, the table's gemm for each form (FORM: 0 row, 1 the
-// batch form). One activation row: NAME##_ygemv; several: whole 8-row groups packed
+// batch form). One activation row: NAME##_ygemv; up to YV_FEW_ROWS in the row form:
+// NAME##_ygemvm (gemv_ymm.h); more: whole 8-row groups packed
 // once each and streamed over the activation rows (ROWS at a time); the other rows through
 // the generic 1-row tiles.
 #define YKGEN(NAME, BASE, WB, YW, FORM, ROWS)                                                             \
@@ -209,6 +210,9 @@ FL_INLINE void q6_K_yktile(const int ni, const int tiled, int64_t nb, const yk6_
         if (k % QK_K == 0 && nb > 0) {                                                                   \
             if (m == 1) {                                                                                \
                 NAME##_ygemv(nb, W, ws, r0, r1, X, y);                                                   \
+                r0 = r1;                                                                                 \
+            } else if (!(FORM) && m <= YV_FEW_ROWS) {                                                    \
+                BASE##_ygemvm(nb, W, ws, r0, r1, X, xs, m, y, ldy);                                      \
                 r0 = r1;                                                                                 \
             } else {                                                                                     \
                 const int64_t r8 = r0 + (r1 - r0) / 8 * 8;                                               \

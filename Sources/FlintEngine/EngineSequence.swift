@@ -41,7 +41,7 @@ final class EngineSequence {
     var granted = 0
     /// How likely this step's next ungranted proposal is to be accepted (SpeculationPlanner).
     var nextProposalWorth = 0.0
-    var acceptance = SpeculationPlanner.Acceptance()
+    var acceptance: SpeculationPlanner.Acceptance
     /// Proposals come from the engine's draft model (no lookup).
     let drafts: Bool
     /// Leading tokens whose keys and values are in the draft model's cache (its blocks are
@@ -65,6 +65,7 @@ final class EngineSequence {
             lookup = TokenLookup(.history, promptCount: promptCount)
         }
         drafts = r.prediction.isEmpty && speculation == .draft
+        acceptance = .init(prior: r.prediction.isEmpty ? 0.7 : 0.9)
         proposals.reserveCapacity(16)
     }
 

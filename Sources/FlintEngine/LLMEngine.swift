@@ -69,6 +69,8 @@ public final class LLMEngine: @unchecked Sendable {
     private var installedGenerations: [Int32: UInt64] = [:]
     private var nextAdapterGeneration: UInt64 = 1
     private let exited = DispatchSemaphore(value: 0)
+    /// Signalled once the warm-up pass and the pass-cost measurement are done.
+    private let warmedUp = DispatchSemaphore(value: 0)
 
     // Owned by the loop thread.
     private var active: [Int: RequestState] = [:]
@@ -84,6 +86,8 @@ public final class LLMEngine: @unchecked Sendable {
     /// The draft model's pass, and the sequences it still proposes for (scratch).
     private var draftBatch = ForwardBatch()
     private var drafting: [EngineSequence] = []
+    /// This step runs prompt pieces through the draft too (SpeculationPlanner.draftingCanPay).
+    private var mirrorsPrompts = false
     private var speculativeTokens = 0
     private var acceptedSpeculativeTokens = 0
 
@@ -145,6 +149,8 @@ public final class LLMEngine: @unchecked Sendable {
         let thread = Thread { [self] in loop() }
         thread.name = "flint-engine"
         thread.start()
+        // Ready means measured: the first requests would otherwise wait behind the measurement.
+        warmedUp.wait()
     }
 
     // MARK: submitting
@@ -295,6 +301,7 @@ public final class LLMEngine: @unchecked Sendable {
 
     private func loop() {
         warmUp()
+        warmedUp.signal()
         while true {
             condition.lock()
             while inbox.isEmpty && cancellations.isEmpty && adapterChanges.isEmpty && !scheduler.hasWork && drainDeadline == nil {
@@ -445,8 +452,12 @@ public final class LLMEngine: @unchecked Sendable {
         for c in chunks {
             rows += c.count
             if c.samples { sampling += 1 }
+        }
+        // Running sequences decode soon: a prompt mirrored now is drafted from only if they leave room.
+        mirrorsPrompts = draft != nil && planner.draftingCanPay(decodes: max(sampling, scheduler.running.count))
+        for c in chunks {
             let s = c.sequence
-            if s.drafts && s.isPrefilling { mirrored += s.computed + c.count - min(s.draftComputed, s.computed) }
+            if mirrorsPrompts && s.drafts && s.isPrefilling { mirrored += s.computed + c.count - min(s.draftComputed, s.computed) }
             guard c.samples && c.count == 1 && !s.isPrefilling else { continue }
             let limit = max(0, min(configuration.numSpeculativeTokens, s.request.request.maxTokens - s.generatedCount - 1))
             if s.lookup != nil {
@@ -465,7 +476,11 @@ public final class LLMEngine: @unchecked Sendable {
         }
         if !candidates.isEmpty {
             planner.plan(candidates, rows: rows, outputs: sampling, rowsLeft: configuration.maxBatchedTokens - rows, mirroredRows: mirrored)
-            for s in candidates where s.granted > 0 {
+            for s in candidates {
+                if s.granted == 0 {
+                    s.acceptance.forget()
+                    continue
+                }
                 let room = scheduler.reserve(s, tokens: s.computed + 1 + s.granted)
                 s.granted = max(0, min(s.granted, room - s.computed - 1))
             }
@@ -478,8 +493,9 @@ public final class LLMEngine: @unchecked Sendable {
     /// took since it last drafted), whose last rows give the first proposals; then a pass
     /// per further proposal, over the sequences that want one more. A proposal is the
     /// draft's greedy choice: a point mass, so verification is plain sampling (see
-    /// processOutputs). Prompts are mirrored as they run, so a sequence can draft from its
-    /// first decode on; a decode that does not draft leaves the draft behind until it does.
+    /// processOutputs). Prompts are mirrored as they run while drafting can pay, so a
+    /// sequence can draft from its first decode on; a decode that does not draft leaves the
+    /// draft behind until it does (the planner counts the rows it then has to catch up).
     private func runDraft(_ draft: ModelRunner) {
         let bs = configuration.blockSize
         draftBatch.removeAll()
@@ -488,7 +504,7 @@ public final class LLMEngine: @unchecked Sendable {
             let s = c.sequence
             s.draftComputed = min(s.draftComputed, s.computed)
             let proposes = s.granted > 0 && !s.isPrefilling
-            let end = proposes ? s.tokens.count : s.isPrefilling ? s.computed + c.count : s.draftComputed
+            let end = proposes ? s.tokens.count : s.isPrefilling && mirrorsPrompts ? s.computed + c.count : s.draftComputed
             guard end > s.draftComputed else { continue }
             draftBatch.append(tokens: s.tokens[s.draftComputed..<end], startPosition: s.draftComputed, blockTable: s.blockTable,
                               blockSize: bs, wantLogits: proposes)

@@ -4,12 +4,16 @@
 /// far (prompt lookup, `--speculative ngram`).
 ///
 /// While the output follows the reference, a cursor simply advances with it. When the
-/// output leaves the reference (an edit inserts or deletes text), the longest suffix of the
-/// output, from `minMatch` to `maxMatch` tokens, is looked up in the reference; of its
-/// occurrences the first at or after the last place the output was in step wins, else
-/// the last before it, so edits re-synchronize forward through a file. A prediction
-/// with no match falls back to that last place: the output may be about to resume it
-/// after an insertion (or to start it, after a preamble such as a code fence).
+/// output leaves the reference (an edit inserts or deletes text), it is looked for again,
+/// near the last place the output was in step (the anchor) first, since edits move forward
+/// through a file: the longest suffix of the output, from `minMatch` to `maxMatch` tokens,
+/// within `ahead` tokens after the anchor; else the output's last token alone within
+/// `nearby` tokens after it (a renamed identifier is followed by what followed the old
+/// name); else that longest suffix anywhere (the first occurrence after the anchor, else
+/// the last before it). A prediction with no match at all falls back to the anchor: the
+/// output may be about to resume it after an insertion (or to start it, after a preamble
+/// such as a code fence). The order matters for prompt lookup on an edit, whose
+/// instruction often names the new text: a match there is a jump out of the file.
 struct TokenLookup {
     enum Reference {
         /// The predicted output's tokens.
@@ -21,6 +25,8 @@ struct TokenLookup {
     let reference: Reference
     static let minMatch = 2
     static let maxMatch = 8
+    static let nearby = 16
+    static let ahead = 512
     /// Index in the reference of the token expected next, while the output follows it.
     private var cursor: Int?
     /// Where the output was last in step with the reference.
@@ -59,7 +65,13 @@ struct TokenLookup {
             seen += 1
         }
         if cursor == nil {
-            cursor = search(ref, end: searchEnd, suffixOf: tokens)
+            let (ahead, anywhere) = search(ref, end: searchEnd, suffixOf: tokens)
+            cursor = ahead
+            if cursor == nil, let last = tokens.last, anchor < searchEnd {
+                let window = ref[anchor..<min(searchEnd, anchor + Self.nearby)]
+                cursor = window.firstIndex(of: last).map { $0 + 1 }
+            }
+            if cursor == nil { cursor = anywhere }
             if cursor == nil, case .prediction = reference { cursor = anchor }
         }
         guard let c = cursor, limit > 0 else { return }
@@ -68,11 +80,11 @@ struct TokenLookup {
     }
 
     /// Index after the best occurrence in `ref[..<end]` of the longest suffix of `tokens`
-    /// (`minMatch...maxMatch` long), or nil.
-    private func search(_ ref: [Int32], end: Int, suffixOf tokens: [Int32]) -> Int? {
+    /// (`minMatch...maxMatch` long) within `ahead` tokens after the anchor, and anywhere.
+    private func search(_ ref: [Int32], end: Int, suffixOf tokens: [Int32]) -> (ahead: Int?, anywhere: Int?) {
         let longest = min(Self.maxMatch, tokens.count)
-        guard longest >= Self.minMatch, end >= Self.minMatch else { return nil }
-        var bestLength = 0, best = -1
+        guard longest >= Self.minMatch, end >= Self.minMatch else { return (nil, nil) }
+        var bestLength = 0, best = -1, aheadLength = 0, ahead = -1
         ref.withUnsafeBufferPointer { r in
             tokens.withUnsafeBufferPointer { t in
                 let last = t.count - 1
@@ -80,12 +92,13 @@ struct TokenLookup {
                 for j in Self.minMatch...min(end, r.count) where r[j - 1] == t[last] {
                     var n = 1
                     while n < longest && n < j && r[j - 1 - n] == t[last - n] { n += 1 }
-                    guard n >= Self.minMatch, n >= bestLength else { continue }
+                    guard n >= Self.minMatch else { continue }
+                    if j >= anchor && j - anchor <= Self.ahead && n > aheadLength { (aheadLength, ahead) = (n, j) }
                     // Longer wins; among equals, the first at or after the anchor, else the latest before it.
-                    if n > bestLength || best < anchor { (bestLength, best) = (n, j) }
+                    if n > bestLength || (n == bestLength && best < anchor) { (bestLength, best) = (n, j) }
                 }
             }
         }
-        return best < 0 ? nil : best
+        return (ahead < 0 ? nil : ahead, best < 0 ? nil : best)
     }
 }

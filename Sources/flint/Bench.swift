@@ -314,6 +314,8 @@ struct Bench: AsyncParsableCommand {
         print("cached prompt tokens: \(r.cachedPromptTokens)")
         print(String(format: "speculation (%@): %d proposed tokens verified, %d accepted (%.1f%%)", config.speculation.rawValue,
                      stats.speculativeTokens, stats.acceptedSpeculativeTokens, acceptance * 100))
+        let cost = llm.stepCost.points.map { String(format: "%d: %.1f", $0.rows, $0.seconds * 1e3) }
+        print("measured pass time by rows (ms), which the speculation planner weighs: " + cost.joined(separator: ", "))
         if adapters > 0 {
             let mb = String(format: "%.2f", Double(adapterBytes) / Double(adapters) / 1e6)
             print("adapters: \(adapters) of rank \(loraRank) (\(loraFormat), \(mb) MB each), at most \(config.maxLorasPerBatch) per batch")

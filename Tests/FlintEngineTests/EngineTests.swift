@@ -223,28 +223,11 @@ final class EngineTests: XCTestCase {
         defer { e.shutdown() }
         let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
         func run(_ range: Range<Int>) async throws -> (finished: Int, cancelled: Int) {
-            try await withThrowingTaskGroup(of: Bool.self) { group in
-                var next = range.lowerBound
-                var finished = 0, cancelled = 0
-                func launch(_ i: Int) throws {
-                    let prompt = m.encodeRaw((0..<(3 + i % 17)).map { words[($0 * 7 + i) % words.count] }.joined(separator: " "))
-                    let stream = try e.submit(GenerationRequest(prompt: prompt, maxTokens: 6 + i % 5, ignoreEOS: true))
-                    group.addTask {
-                        var tokens = 0
-                        for try await event in stream {
-                            tokens += event.tokenIDs.count
-                            if i % 3 == 0 && tokens >= 2 { return false }
-                        }
-                        return true
-                    }
-                }
-                while next < range.upperBound && next - range.lowerBound < 48 { try launch(next); next += 1 }
-                while let done = try await group.next() {
-                    if done { finished += 1 } else { cancelled += 1 }
-                    if next < range.upperBound { try launch(next); next += 1 }
-                }
-                return (finished, cancelled)
+            let r = try await EngineTestSupport.churn(e, range) { i in
+                let prompt = m.encodeRaw((0..<(3 + i % 17)).map { words[($0 * 7 + i) % words.count] }.joined(separator: " "))
+                return GenerationRequest(prompt: prompt, maxTokens: 6 + i % 5, ignoreEOS: true)
             }
+            return (r.finished, r.cancelled)
         }
         let warm = try await run(0..<200)
         _ = EngineTestSupport.eventually(e) { $0.activeRequests == 0 }

@@ -29,6 +29,40 @@ enum EngineTestSupport {
         return o
     }
 
+    /// Runs requests `range` through `engine`, 48 in flight; every third (i % 3 == 0) is
+    /// abandoned after its second token. Returns how many finished and were abandoned, and
+    /// the tokens of each finished one.
+    static func churn(_ engine: LLMEngine, _ range: Range<Int>, request: @escaping (Int) -> GenerationRequest) async throws
+        -> (finished: Int, cancelled: Int, tokens: [Int: [Int32]]) {
+        try await withThrowingTaskGroup(of: (Int, [Int32]?).self) { group in
+            var next = range.lowerBound
+            var finished = 0, cancelled = 0
+            var outputs: [Int: [Int32]] = [:]
+            func launch(_ i: Int) throws {
+                let stream = try engine.submit(request(i))
+                group.addTask {
+                    var tokens: [Int32] = []
+                    for try await event in stream {
+                        tokens += event.tokenIDs
+                        if i % 3 == 0 && tokens.count >= 2 { return (i, nil) }
+                    }
+                    return (i, tokens)
+                }
+            }
+            while next < range.upperBound && next - range.lowerBound < 48 { try launch(next); next += 1 }
+            while let (i, tokens) = try await group.next() {
+                if let tokens {
+                    finished += 1
+                    outputs[i] = tokens
+                } else {
+                    cancelled += 1
+                }
+                if next < range.upperBound { try launch(next); next += 1 }
+            }
+            return (finished, cancelled, outputs)
+        }
+    }
+
     /// Polls until `condition` holds (the engine publishes its state after each step).
     static func eventually(_ engine: LLMEngine, timeout: TimeInterval = 30, _ condition: (EngineStats) -> Bool) -> EngineStats {
         let deadline = Date().addingTimeInterval(timeout)

@@ -178,31 +178,14 @@ final class SpeculationTests: XCTestCase {
     func testThousandSpeculativeRequestsWithCancellationsLeaveNothingBehind() async throws {
         let (e, _) = engine(blocks: 512, maxRunning: 32, maxBatched: 128, maxWaiting: 1024, speculation: .ngram, adaptive: false)
         defer { e.shutdown() }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            var next = 0, cancelled = 0, finished = 0
-            func launch(_ i: Int) throws {
-                let p = prompt(3 + i % 11, seed: Int32(i))
-                let want = expected(p, 12)
-                let stream = try e.submit(GenerationRequest(prompt: p, maxTokens: 6 + i % 7, ignoreEOS: true,
-                                                            prediction: i % 2 == 0 ? want.map { $0 % 5 == 0 ? 17 : $0 } : []))
-                group.addTask {
-                    var tokens: [Int32] = []
-                    for try await event in stream {
-                        tokens += event.tokenIDs
-                        if i % 3 == 0 && tokens.count >= 2 { return false }
-                    }
-                    XCTAssertEqual(tokens, Array(want.prefix(6 + i % 7)))
-                    return true
-                }
-            }
-            while next < 48 { try launch(next); next += 1 }
-            while let done = try await group.next() {
-                if done { finished += 1 } else { cancelled += 1 }
-                if next < 1000 { try launch(next); next += 1 }
-            }
-            XCTAssertEqual(finished + cancelled, 1000)
-            XCTAssertEqual(cancelled, 334)
+        let wants = (0..<1000).map { i in expected(prompt(3 + i % 11, seed: Int32(i)), 12) }
+        let r = try await EngineTestSupport.churn(e, 0..<1000) { [self] i in
+            GenerationRequest(prompt: prompt(3 + i % 11, seed: Int32(i)), maxTokens: 6 + i % 7, ignoreEOS: true,
+                              prediction: i % 2 == 0 ? wants[i].map { $0 % 5 == 0 ? 17 : $0 } : [])
         }
+        XCTAssertEqual(r.finished, 666)
+        XCTAssertEqual(r.cancelled, 334)
+        for (i, tokens) in r.tokens { XCTAssertEqual(tokens, Array(wants[i].prefix(6 + i % 7)), "request \(i)") }
         let s = EngineTestSupport.eventually(e) { $0.activeRequests == 0 }
         XCTAssertEqual(s.runningSequences + s.waitingSequences, 0)
         XCTAssertEqual(s.usedBlocks, 0, "every block must be free or cached")

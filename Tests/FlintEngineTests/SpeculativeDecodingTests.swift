@@ -122,30 +122,13 @@ final class SpeculativeDecodingTests: XCTestCase {
         let e = LLMEngine(model: m.model, tokenizer: m.tokenizer, configuration: config)
         defer { e.shutdown() }
         let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            var next = 0, finished = 0, cancelled = 0
-            func launch(_ i: Int) throws {
-                let text = (0..<(3 + i % 17)).map { words[($0 * 7 + i) % words.count] }.joined(separator: " ")
-                let prediction = i % 2 == 0 ? m.tokenizer.encode(" " + text + " " + text, addSpecial: false, parseSpecial: false) : []
-                let stream = try e.submit(GenerationRequest(prompt: m.encodeRaw(text), maxTokens: 6 + i % 9, ignoreEOS: true,
-                                                            prediction: prediction))
-                group.addTask {
-                    var tokens = 0
-                    for try await event in stream {
-                        tokens += event.tokenIDs.count
-                        if i % 3 == 0 && tokens >= 2 { return false }
-                    }
-                    return true
-                }
-            }
-            while next < 48 { try launch(next); next += 1 }
-            while let done = try await group.next() {
-                if done { finished += 1 } else { cancelled += 1 }
-                if next < 1000 { try launch(next); next += 1 }
-            }
-            XCTAssertEqual(finished + cancelled, 1000)
-            XCTAssertEqual(cancelled, 334)
+        let r = try await EngineTestSupport.churn(e, 0..<1000) { i in
+            let text = (0..<(3 + i % 17)).map { words[($0 * 7 + i) % words.count] }.joined(separator: " ")
+            let prediction = i % 2 == 0 ? m.tokenizer.encode(" " + text + " " + text, addSpecial: false, parseSpecial: false) : []
+            return GenerationRequest(prompt: m.encodeRaw(text), maxTokens: 6 + i % 9, ignoreEOS: true, prediction: prediction)
         }
+        XCTAssertEqual(r.finished, 666)
+        XCTAssertEqual(r.cancelled, 334)
         let s = EngineTestSupport.eventually(e) { $0.activeRequests == 0 }
         XCTAssertEqual(s.runningSequences + s.waitingSequences, 0)
         XCTAssertEqual(s.usedBlocks, 0, "every block must be free or cached")

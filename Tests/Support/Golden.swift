@@ -45,7 +45,7 @@ public enum TestModels {
     public struct Missing: Error, CustomStringConvertible {
         public let name: String
         public var description: String {
-            "catalog model '\(name)' is not at \(ModelCatalog.path(of: name).path); run `flint pull \(name)` (CI pulls all three first)"
+            "catalog model '\(name)' is not at \(ModelCatalog.path(of: name).path); run `flint pull \(name)` (CI pulls all four first)"
         }
     }
 
