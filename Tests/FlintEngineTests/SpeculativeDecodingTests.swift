@@ -64,8 +64,15 @@ final class SpeculativeDecodingTests: XCTestCase {
         let speculative = engine(m, speculation: draft == nil ? .ngram : .draft, draft: draft)
         defer { speculative.shutdown() }
         try speculative.installAdapter(adapter, slot: 1)
-        // Each request twice: with an edited prediction of its output, and with prompt lookup.
-        for i in requests.indices { requests.append(requests[i]) }
+        // Each request twice: with an edited prediction of its output, and with prompt lookup
+        // (or the draft). The second copy must not take the first's prompt blocks from the
+        // prefix cache: a prompt continued from cached blocks ends in a shorter piece, which
+        // rounds differently from the reference's whole pieces.
+        for i in requests.indices {
+            var copy = requests[i]
+            copy.cacheIsolationKey = "second copy"
+            requests.append(copy)
+        }
         for i in 0..<(requests.count / 2) { requests[i].prediction = edited(reference[i].tokens[0], filler: filler) }
         let outcomes = try await withThrowingTaskGroup(of: (Int, EngineTestSupport.Outcome).self) { group in
             for (i, r) in requests.enumerated() {
